@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Fulcrum's lab, tests and benchmarks use. Idempotent; needs root.
+set -euo pipefail
+pkgs=(iproute2 nftables nginx-light wrk curl tcpdump iperf3 hyperfine ethtool procps)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The lab runs its own nginx instances inside namespaces; the packaged one must not hold port 80.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi

@@ -1,0 +1,40 @@
+namespace Fulcrum.Packets;
+
+/// <summary>
+/// Why the data plane dropped a frame. Every drop is counted under exactly one reason
+/// (the counters are arrays indexed by this enum; keep values dense and <see cref="Count"/> last).
+/// </summary>
+public enum DropReason : byte
+{
+    None = 0,
+
+    // Frame and header checks (Packets/).
+    /// <summary>Shorter than an Ethernet header (or a tag that does not fit).</summary>
+    TooShort,
+    /// <summary>IPv4 header or L4 header does not fit in the captured bytes.</summary>
+    Truncated,
+    /// <summary>IPv4 IHL below 5 words or beyond the frame.</summary>
+    BadIhl,
+    /// <summary>IPv4 total length smaller than the header or larger than the frame.</summary>
+    BadLength,
+    /// <summary>IPv4 header checksum does not verify.</summary>
+    BadChecksum,
+    /// <summary>An IPv4 fragment (MF set or offset non-zero): ports are unknown, IPVS does not balance it here.</summary>
+    Fragment,
+    /// <summary>TCP data offset below 5 words or beyond the packet.</summary>
+    BadTcpHeader,
+
+    // Balancing and forwarding (Balancing/, Director/).
+    /// <summary>A new flow for a virtual service with no usable real server (all weight 0, overloaded or none).</summary>
+    NoRealServer,
+    /// <summary>A new TCP flow whose first segment is not a SYN (IPVS does not schedule those).</summary>
+    NotSyn,
+    /// <summary>The connection table is at its memory bound.</summary>
+    TableFull,
+    /// <summary>The real server's MAC is not (yet) in the neighbour table.</summary>
+    NoNeighbour,
+    /// <summary>The TX ring had no free slot.</summary>
+    TxFull,
+
+    Count,
+}

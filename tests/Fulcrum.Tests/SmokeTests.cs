@@ -1,0 +1,7 @@
+namespace Fulcrum.Tests;
+
+public class SmokeTests
+{
+    [Fact]
+    public void Build_Works() => Assert.True(true);
+}
