@@ -1,0 +1,50 @@
+using System.CommandLine;
+using Fulcrum.Director;
+using Microsoft.Extensions.Hosting;
+
+namespace Fulcrum.Cli;
+
+/// <summary>`fulcrum run`: the director daemon.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config-file", "-f") { Description = "keepalived.conf to load" };
+        var iface = new Option<string>("--interface", "-i")
+        {
+            Description = "interface that receives virtual-service traffic and reaches the real servers",
+            DefaultValueFactory = _ => "eth0",
+        };
+        var control = new Option<string>("--control")
+        {
+            Description = "control socket path (one per daemon)",
+            DefaultValueFactory = _ => ControlProtocol.DefaultSocketPath,
+        };
+        var command = new Command("run", "Run the director daemon") { config, iface, control };
+        command.SetAction(parse =>
+        {
+            var options = new DirectorOptions
+            {
+                Interface = parse.GetValue(iface)!,
+                ControlSocketPath = parse.GetValue(control)!,
+                ConfigFile = parse.GetValue(config),
+            };
+            if (options.ConfigFile is not null)
+            {
+                Console.Error.WriteLine("fulcrum run: keepalived.conf loading is not implemented yet (issue 3); configure with `fulcrum adm`");
+                return 2;
+            }
+
+            if (!Directory.Exists($"/sys/class/net/{options.Interface}"))
+            {
+                Console.Error.WriteLine($"fulcrum run: no interface '{options.Interface}' in this network namespace");
+                return 2;
+            }
+
+            using var host = DirectorHost.Build(options);
+            host.Run();
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,52 @@
+using Fulcrum.Balancing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fulcrum.Director;
+
+/// <summary>Composes the director daemon: one hosted service per concern (design.md, "The control plane").</summary>
+public static class DirectorHost
+{
+    public static IHost Build(DirectorOptions options)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ApplicationName = "fulcrum",
+        });
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Services.AddSystemd();
+        builder.Services.AddFulcrumDirector(options);
+        return builder.Build();
+    }
+
+    public static IServiceCollection AddFulcrumDirector(this IServiceCollection services, DirectorOptions options)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), workerCount: 1, options.MaxConnections));
+        services.AddSingleton<DirectorStatus>();
+
+        // Start order matters: stale rules go before the ring opens; the socket opens last,
+        // so a client that can connect finds a working director.
+        services.AddSingleton<ServiceClaimService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ServiceClaimService>());
+        services.AddSingleton<DataPlaneService>();
+        services.AddHostedService(sp =>
+        {
+            var dataPlane = sp.GetRequiredService<DataPlaneService>();
+            sp.GetRequiredService<DirectorStatus>().Attach(dataPlane);
+            return dataPlane;
+        });
+        services.AddHostedService<NeighbourService>();
+        services.AddHostedService<RateEstimatorService>();
+        services.AddHostedService<ControlSocketServer>();
+        return services;
+    }
+}

@@ -1,0 +1,152 @@
+using System.Net;
+using Fulcrum.Balancing;
+using Fulcrum.Linux;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fulcrum.Director;
+
+/// <summary>
+/// Keeps every real server's MAC current from the kernel's neighbour table (rtnetlink), as DR
+/// needs: the data plane only reads <see cref="RealServer.Mac"/>. A real server without an entry
+/// gets a resolution request (the kernel then ARPs for it); changes arrive as RTM_NEWNEIGH /
+/// RTM_DELNEIGH notifications, so a real server that is replaced on the same IP is followed.
+/// </summary>
+internal sealed partial class NeighbourService : IHostedService, IDisposable
+{
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
+
+    private readonly DirectorOptions _options;
+    private readonly IpvsTable _table;
+    private readonly ILogger<NeighbourService> _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _gate = new();
+    private readonly Dictionary<IPAddress, ulong> _known = [];
+    private NeighbourTable? _neighbours;
+    private Thread? _monitor;
+    private Timer? _retry;
+    private int _ifIndex;
+
+    public NeighbourService(DirectorOptions options, IpvsTable table, ILogger<NeighbourService> logger)
+    {
+        _options = options;
+        _table = table;
+        _logger = logger;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ifIndex = NetInterface.GetIndex(_options.Interface);
+        _neighbours = new NeighbourTable();
+        lock (_gate)
+        {
+            foreach (var entry in _neighbours.Dump(_ifIndex))
+            {
+                Learn(entry, deleted: false);
+            }
+        }
+
+        _monitor = new Thread(() => _neighbours.RunMonitor(OnChange, _stop.Token))
+        {
+            IsBackground = true,
+            Name = "fulcrum-neighbours",
+        };
+        _monitor.Start();
+        _table.Changed += Refresh;
+        _retry = new Timer(_ => Refresh(), null, TimeSpan.Zero, RetryInterval);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _table.Changed -= Refresh;
+        _retry?.Dispose();
+        _stop.Cancel();
+        _monitor?.Join(TimeSpan.FromSeconds(2));
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _retry?.Dispose();
+        _neighbours?.Dispose();
+        _stop.Dispose();
+    }
+
+    private void OnChange(NeighbourEntry entry, bool deleted)
+    {
+        if (entry.IfIndex != _ifIndex)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            Learn(entry, deleted);
+            Apply();
+        }
+    }
+
+    private void Learn(NeighbourEntry entry, bool deleted)
+    {
+        ulong mac = deleted ? 0 : entry.Mac;
+        if (mac == 0)
+        {
+            _known.Remove(entry.Address);
+        }
+        else
+        {
+            _known[entry.Address] = mac;
+        }
+    }
+
+    /// <summary>Pushes known MACs to real servers; asks the kernel to resolve the ones still unknown.</summary>
+    private void Refresh()
+    {
+        lock (_gate)
+        {
+            foreach (var address in Apply())
+            {
+                try
+                {
+                    _neighbours?.Resolve(_ifIndex, address);
+                }
+                catch (Exception ex)
+                {
+                    LogResolveFailed(address, ex.Message);
+                }
+            }
+        }
+    }
+
+    private List<IPAddress> Apply()
+    {
+        var unresolved = new List<IPAddress>();
+        foreach (var server in _table.RealServers())
+        {
+            ulong mac = _known.GetValueOrDefault(server.Address);
+            if (server.Mac != mac)
+            {
+                server.Mac = mac;
+                LogMacChanged(server.Address, FormatMac(mac));
+            }
+
+            if (mac == 0 && server.Method == ForwardingMethod.DirectRoute)
+            {
+                unresolved.Add(server.Address);
+            }
+        }
+
+        return unresolved;
+    }
+
+    internal static string FormatMac(ulong mac) => mac == 0
+        ? "(unknown)"
+        : string.Join(':', Enumerable.Range(0, 6).Select(i => ((byte)(mac >> (8 * (5 - i)))).ToString("x2")));
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "real server {Address} is at {Mac}")]
+    private partial void LogMacChanged(IPAddress address, string mac);
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Warning, Message = "resolving {Address} failed: {Reason}")]
+    private partial void LogResolveFailed(IPAddress address, string reason);
+}

@@ -1,0 +1,94 @@
+using Fulcrum.Balancing;
+using Fulcrum.Linux;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fulcrum.Director;
+
+/// <summary>
+/// Keeps the kernel's hands off virtual-service traffic. The director holds the VIP (as in the
+/// LVS-DR seed), so without a rule its own TCP stack would answer clients' SYNs with RSTs. The
+/// rules drop those packets at netdev ingress, after the AF_PACKET tap has copied them to us;
+/// everything else (ARP for the VIP, SSH, VRRP) reaches the kernel untouched. Rules left by a
+/// crashed daemon are removed at start; the set follows every service change.
+/// </summary>
+internal sealed partial class ServiceClaimService : IHostedService
+{
+    private readonly DirectorOptions _options;
+    private readonly IpvsTable _table;
+    private readonly ILogger<ServiceClaimService> _logger;
+    private readonly Lock _gate = new();
+    private ServiceClaimRules? _rules;
+
+    public ServiceClaimService(DirectorOptions options, IpvsTable table, ILogger<ServiceClaimService> logger)
+    {
+        _options = options;
+        _table = table;
+        _logger = logger;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (ServiceClaimRules.RemoveStale(_options.Interface))
+        {
+            LogStaleRemoved(_options.Interface);
+        }
+
+        _rules = new ServiceClaimRules();
+        Reinstall();
+        _table.Changed += Reinstall;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _table.Changed -= Reinstall;
+        lock (_gate)
+        {
+            _rules?.Remove();
+            _rules = null;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void Reinstall()
+    {
+        var claims = new List<(IpProtocol, System.Net.IPAddress, ushort)>();
+        foreach (var service in _table.GetServices())
+        {
+            var key = service.Spec.Key;
+            if (!key.IsFwMark)
+            {
+                claims.Add((key.Protocol, key.Address, key.Port));
+            }
+        }
+
+        lock (_gate)
+        {
+            if (_rules is null)
+            {
+                return;
+            }
+
+            try
+            {
+                _rules.Install(_options.Interface, claims);
+                LogInstalled(claims.Count, _options.Interface);
+            }
+            catch (Exception ex)
+            {
+                LogInstallFailed(_options.Interface, ex.Message);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "removed stale kernel drop rules on {Interface} left by an earlier daemon")]
+    private partial void LogStaleRemoved(string @interface);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "kernel drop rules claim {Count} virtual service(s) on {Interface}")]
+    private partial void LogInstalled(int count, string @interface);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "installing kernel drop rules on {Interface} failed: {Reason}")]
+    private partial void LogInstallFailed(string @interface, string reason);
+}
