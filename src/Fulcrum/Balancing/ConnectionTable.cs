@@ -1,0 +1,173 @@
+using System.Numerics;
+using System.Security.Cryptography;
+
+namespace Fulcrum.Balancing;
+
+[Flags]
+internal enum ConnectionFlags : byte
+{
+    None = 0,
+    /// <summary>The slot holds a live connection.</summary>
+    InUse = 1,
+    /// <summary>IP_VS_CONN_F_INACTIVE: counted in the dest's InActConn rather than ActiveConn.</summary>
+    Inactive = 2,
+    /// <summary>IP_VS_CONN_F_NOOUTPUT: the director never sees replies (DR, TUN), so TCP uses the INPUT-ONLY rows.</summary>
+    NoOutput = 4,
+    /// <summary>IP_VS_CONN_F_TEMPLATE, reserved for persistence templates (not created yet).</summary>
+    Template = 8,
+}
+
+/// <summary>
+/// One connection (struct ip_vs_conn), IPv4, host order. A plain struct in a preallocated array: the
+/// same shape can later be mirrored into a BPF map for the kernel tier.
+/// </summary>
+internal struct Connection
+{
+    public uint ClientAddress;
+    public uint VirtualAddress;
+    public ushort ClientPort;
+    public ushort VirtualPort;
+    public byte Protocol;
+    public IpvsTcpState State;
+    public ConnectionFlags Flags;
+    /// <summary>Next entry in the hash chain, or in the free list; -1 ends either.</summary>
+    public int Next;
+    public long ExpiresMs;
+    public RealServer? Dest;
+    public VirtualService? Service;
+}
+
+/// <summary>
+/// A worker's connection table: chained hashing over index arrays, entries in fixed-size chunks
+/// allocated on first use up to the bound and then recycled through a free list, so memory is bounded
+/// and a new connection never allocates once the table has grown. Single-threaded (its worker only);
+/// the control plane's listing reads it racily, as /proc/net/ip_vs_conn does under RCU.
+/// </summary>
+internal sealed class ConnectionTable
+{
+    private const int MaxChunkBits = 12;
+
+    private readonly Connection[]?[] _chunks;
+    private readonly int _chunkBits;
+    private readonly int _chunkMask;
+    private readonly int[] _buckets;
+    private readonly int _bucketShift;
+    private readonly ulong _seed;
+    private int _highWater;
+    private int _freeHead = -1;
+
+    public ConnectionTable(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Capacity = capacity;
+        int chunkSize = (int)Math.Min(1u << MaxChunkBits, BitOperations.RoundUpToPowerOf2((uint)capacity));
+        _chunkBits = BitOperations.Log2((uint)chunkSize);
+        _chunkMask = chunkSize - 1;
+        _chunks = new Connection[]?[(capacity + chunkSize - 1) >> _chunkBits];
+
+        int buckets = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity));
+        _buckets = new int[buckets];
+        Array.Fill(_buckets, -1);
+        _bucketShift = 64 - BitOperations.Log2((uint)buckets);
+        // A random key per table, so a client cannot aim its ports at one chain.
+        _seed = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8)) | 1;
+    }
+
+    public int Capacity { get; }
+
+    public int Count { get; private set; }
+
+    /// <summary>Slots handed out so far; entries at and beyond it were never used.</summary>
+    public int HighWater => Volatile.Read(ref _highWater);
+
+    public bool IsFull => Count >= Capacity;
+
+    public ref Connection At(int index) => ref _chunks[index >> _chunkBits]![index & _chunkMask];
+
+    public int Bucket(byte protocol, uint client, ushort clientPort, uint vip, ushort vport)
+    {
+        ulong h = (((ulong)client << 32) | vip) ^ _seed;
+        h = (h ^ (((ulong)clientPort << 24) | ((ulong)vport << 8) | protocol)) * 0x9E3779B97F4A7C15UL;
+        h ^= h >> 31;
+        h *= 0xBF58476D1CE4E5B9UL;
+        return (int)(h >> _bucketShift);
+    }
+
+    /// <summary>The entry for the 5-tuple in <paramref name="bucket"/>, or -1.</summary>
+    public int Find(int bucket, byte protocol, uint client, ushort clientPort, uint vip, ushort vport)
+    {
+        for (int i = _buckets[bucket]; i >= 0;)
+        {
+            ref var c = ref At(i);
+            if (c.ClientAddress == client && c.ClientPort == clientPort && c.VirtualAddress == vip &&
+                c.VirtualPort == vport && c.Protocol == protocol)
+                return i;
+            i = c.Next;
+        }
+        return -1;
+    }
+
+    /// <summary>Takes a free slot and links it into <paramref name="bucket"/> with the key set; -1 when full.</summary>
+    public int Add(int bucket, byte protocol, uint client, ushort clientPort, uint vip, ushort vport)
+    {
+        if (Count >= Capacity)
+            return -1;
+        int index;
+        if (_freeHead >= 0)
+        {
+            index = _freeHead;
+            _freeHead = At(index).Next;
+        }
+        else
+        {
+            index = _highWater;
+            // Grows by one chunk per 4096 connections until the bound; never per connection. The chunk
+            // is in place before the high-water mark moves, for the control plane's racy listing.
+            _chunks[index >> _chunkBits] ??= new Connection[_chunkMask + 1];
+            Volatile.Write(ref _highWater, index + 1);
+        }
+        ref var c = ref At(index);
+        c.ClientAddress = client;
+        c.ClientPort = clientPort;
+        c.VirtualAddress = vip;
+        c.VirtualPort = vport;
+        c.Protocol = protocol;
+        c.State = IpvsTcpState.None;
+        c.Flags = ConnectionFlags.InUse;
+        c.Next = _buckets[bucket];
+        _buckets[bucket] = index;
+        Count++;
+        return index;
+    }
+
+    /// <summary>Unlinks the entry from its chain and returns its slot to the free list.</summary>
+    public void Remove(int index)
+    {
+        ref var c = ref At(index);
+        int bucket = Bucket(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort);
+        int i = _buckets[bucket];
+        if (i == index)
+        {
+            _buckets[bucket] = c.Next;
+        }
+        else
+        {
+            while (i >= 0)
+            {
+                ref var prev = ref At(i);
+                if (prev.Next == index)
+                {
+                    prev.Next = c.Next;
+                    break;
+                }
+                i = prev.Next;
+            }
+        }
+        c.Flags = ConnectionFlags.None;
+        c.Dest = null;
+        c.Service = null;
+        c.Next = _freeHead;
+        _freeHead = index;
+        Count--;
+    }
+}

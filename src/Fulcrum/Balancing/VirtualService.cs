@@ -1,0 +1,95 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Fulcrum.Balancing.Schedulers;
+
+namespace Fulcrum.Balancing;
+
+/// <summary>
+/// A virtual service at run time (the kernel's struct ip_vs_service). The object lives from AddService to
+/// DeleteService. What workers read is swapped whole by the control plane: <see cref="DestArray"/> (a new
+/// array on every dest add, delete or edit) and the per-worker scheduler instances; counters are per worker.
+/// </summary>
+public sealed class VirtualService
+{
+    private ServiceSpec _spec;
+    private RealServer[] _dests = [];
+    private IScheduler[] _schedulers;
+
+    internal VirtualService(ServiceSpec spec, int workerCount)
+    {
+        _spec = spec;
+        Key = spec.Key;
+        Protocol = (byte)spec.Key.Protocol;
+        Port = spec.Key.Port;
+        if (!spec.Key.IsFwMark && spec.Key.Address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            Span<byte> b = stackalloc byte[4];
+            spec.Key.Address.TryWriteBytes(b, out _);
+            Address4 = BinaryPrimitives.ReadUInt32BigEndian(b);
+            IsIPv4 = true;
+        }
+        Counters = new CounterSet(workerCount);
+        _schedulers = CreateSchedulers(spec.Scheduler, workerCount);
+    }
+
+    public ServiceKey Key { get; }
+
+    /// <summary>The spec as last added or edited.</summary>
+    public ServiceSpec Spec
+    {
+        get => Volatile.Read(ref _spec);
+        internal set => Volatile.Write(ref _spec, value);
+    }
+
+    /// <summary>IP protocol number (6 or 17).</summary>
+    public byte Protocol { get; }
+
+    /// <summary>IPv4 VIP in host order (0 for fwmark and IPv6 services, which the IPv4 data plane never matches).</summary>
+    public uint Address4 { get; }
+
+    public ushort Port { get; }
+
+    /// <summary>True for an address-keyed IPv4 service: the ones the data plane can match.</summary>
+    public bool IsIPv4 { get; }
+
+    /// <summary>
+    /// The dests in the kernel's list order, which schedulers walk: the kernel links a new dest at the head
+    /// (list_add_rcu in __ip_vs_update_dest), so the most recently added dest comes first.
+    /// </summary>
+    public IReadOnlyList<RealServer> Dests => DestArray;
+
+    internal RealServer[] DestArray
+    {
+        get => Volatile.Read(ref _dests);
+        set => Volatile.Write(ref _dests, value);
+    }
+
+    /// <summary>The scheduler's name (rr, wrr, wlc).</summary>
+    public string SchedulerName => Spec.Scheduler;
+
+    internal CounterSet Counters { get; }
+
+    /// <summary>The scheduler instance that belongs to one worker; only that worker calls it.</summary>
+    internal IScheduler SchedulerFor(int worker) => Volatile.Read(ref _schedulers)[worker];
+
+    /// <summary>Binds a new scheduler (EditService with another -s): fresh state, as ip_vs_bind_scheduler.</summary>
+    internal void ReplaceScheduler(string name) =>
+        Volatile.Write(ref _schedulers, CreateSchedulers(name, Counters.WorkerCount));
+
+    private IScheduler[] CreateSchedulers(string name, int workerCount)
+    {
+        var schedulers = new IScheduler[workerCount];
+        for (int i = 0; i < workerCount; i++)
+        {
+            schedulers[i] = SchedulerFactory.Create(name);
+            schedulers[i].Update(DestArray);
+        }
+        return schedulers;
+    }
+
+    /// <summary>The lookup key the data plane uses: protocol, IPv4 VIP and port packed into one word.</summary>
+    internal static ulong LookupKey(byte protocol, uint address, ushort port) =>
+        ((ulong)protocol << 48) | ((ulong)address << 16) | port;
+
+    public override string ToString() => $"{Key.Protocol} {Key.Address}:{Key.Port}";
+}
