@@ -1,0 +1,145 @@
+using System.Runtime.InteropServices;
+
+namespace Fulcrum.Linux.Interop;
+
+// AF_PACKET kernel ABI, names as in include/uapi/linux/if_packet.h and linux/if_ether.h.
+// Layouts are checked against the C headers by tests/Fulcrum.Tests/Linux/StructLayoutTests.cs.
+
+internal static class Packet
+{
+    internal const int AF_PACKET = 17;
+    internal const int SOL_PACKET = 263;
+    internal const ushort ETH_P_ALL = 0x0003;
+
+    internal const int PACKET_RX_RING = 5;
+    internal const int PACKET_STATISTICS = 6;
+    internal const int PACKET_VERSION = 10;
+    internal const int PACKET_TX_RING = 13;
+    internal const int PACKET_LOSS = 14;
+    internal const int PACKET_FANOUT = 18;
+    internal const int PACKET_QDISC_BYPASS = 20;
+    internal const int PACKET_IGNORE_OUTGOING = 23;
+
+    internal const int TPACKET_V3 = 2;
+
+    internal const int PACKET_FANOUT_HASH = 0;
+
+    // RX block and frame status.
+    internal const uint TP_STATUS_KERNEL = 0;
+    internal const uint TP_STATUS_USER = 1 << 0;
+    internal const uint TP_STATUS_COPY = 1 << 1;
+    internal const uint TP_STATUS_LOSING = 1 << 2;
+    internal const uint TP_STATUS_CSUMNOTREADY = 1 << 3;
+    internal const uint TP_STATUS_VLAN_VALID = 1 << 4;
+    internal const uint TP_STATUS_BLK_TMO = 1 << 5;
+    internal const uint TP_STATUS_VLAN_TPID_VALID = 1 << 6;
+    internal const uint TP_STATUS_CSUM_VALID = 1 << 7;
+
+    // TX frame status.
+    internal const uint TP_STATUS_AVAILABLE = 0;
+    internal const uint TP_STATUS_SEND_REQUEST = 1 << 0;
+    internal const uint TP_STATUS_SENDING = 1 << 1;
+    internal const uint TP_STATUS_WRONG_FORMAT = 1 << 2;
+
+    internal const int TPACKET_ALIGNMENT = 16;
+
+    internal static int TPACKET_ALIGN(int x) => (x + TPACKET_ALIGNMENT - 1) & ~(TPACKET_ALIGNMENT - 1);
+
+    /// <summary>
+    /// Where a TX frame's bytes start in its slot: tpacket_parse_header (net/packet/af_packet.c) uses
+    /// po->tp_hdrlen - sizeof(struct sockaddr_ll), i.e. TPACKET_ALIGN(sizeof(struct tpacket3_hdr)).
+    /// </summary>
+    internal static unsafe int TxDataOffset => TPACKET_ALIGN(sizeof(tpacket3_hdr));
+}
+
+/// <summary>struct tpacket_req3: geometry of a TPACKET_V3 ring.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_req3
+{
+    public uint tp_block_size;
+    public uint tp_block_nr;
+    public uint tp_frame_size;
+    public uint tp_frame_nr;
+    public uint tp_retire_blk_tov;
+    public uint tp_sizeof_priv;
+    public uint tp_feature_req_word;
+}
+
+/// <summary>struct tpacket_hdr_variant1: the RX hash and the VLAN tag the kernel stripped.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_hdr_variant1
+{
+    public uint tp_rxhash;
+    public uint tp_vlan_tci;
+    public ushort tp_vlan_tpid;
+    public ushort tp_padding;
+}
+
+/// <summary>struct tpacket3_hdr: the header in front of each frame of a TPACKET_V3 ring.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct tpacket3_hdr
+{
+    public uint tp_next_offset;
+    public uint tp_sec;
+    public uint tp_nsec;
+    public uint tp_snaplen;
+    public uint tp_len;
+    public uint tp_status;
+    public ushort tp_mac;
+    public ushort tp_net;
+    public tpacket_hdr_variant1 hv1;
+    public fixed byte tp_padding[8];
+}
+
+/// <summary>struct tpacket_bd_ts.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_bd_ts
+{
+    public uint ts_sec;
+    public uint ts_usec_or_nsec;
+}
+
+/// <summary>struct tpacket_hdr_v1: the header of one RX block.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_hdr_v1
+{
+    public uint block_status;
+    public uint num_pkts;
+    public uint offset_to_first_pkt;
+    public uint blk_len;
+    public ulong seq_num;
+    public tpacket_bd_ts ts_first_pkt;
+    public tpacket_bd_ts ts_last_pkt;
+}
+
+/// <summary>struct tpacket_block_desc: version, private area offset, then the (8-aligned) block header.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_block_desc
+{
+    public uint version;
+    public uint offset_to_priv;
+    public tpacket_hdr_v1 hdr;
+}
+
+/// <summary>struct tpacket_stats_v3 (PACKET_STATISTICS on a TPACKET_V3 socket; reading resets it).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_stats_v3
+{
+    public uint tp_packets;
+    public uint tp_drops;
+    public uint tp_freeze_q_cnt;
+}
+
+/// <summary>struct sockaddr_ll (linux/if_packet.h).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct sockaddr_ll
+{
+    public ushort sll_family;
+    /// <summary>Network byte order.</summary>
+    public ushort sll_protocol;
+    public int sll_ifindex;
+    public ushort sll_hatype;
+    public byte sll_pkttype;
+    public byte sll_halen;
+    public fixed byte sll_addr[8];
+}
