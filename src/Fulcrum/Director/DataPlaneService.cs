@@ -29,7 +29,7 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         ulong mac = NetInterface.GetMac(_options.Interface);
-        var ring = PacketRing.Open(_options.Interface);
+        var ring = new PacketRing(NetInterface.GetIndex(_options.Interface));
         var worker = new DataPlaneWorker(ring, _table.CreateWorker(0), mac);
         var thread = new Thread(() => worker.Run(_stop.Token))
         {

@@ -101,8 +101,8 @@ internal sealed class DataPlaneWorker : IDisposable
         }
 
         // Direct routing (LVS-DR): only the Ethernet addresses change; IP header and ports stay.
-        EthernetFrame.WriteDestination(frame, mac);
-        EthernetFrame.WriteSource(frame, _ownMac);
+        EthernetFrame.WriteMac(frame, mac);
+        EthernetFrame.WriteMac(frame[6..], _ownMac);
         if (_ring.TrySend(frame))
         {
             Volatile.Write(ref _forwarded, _forwarded + 1);

@@ -122,27 +122,26 @@ internal sealed partial class NeighbourService : IHostedService, IDisposable
     private List<IPAddress> Apply()
     {
         var unresolved = new List<IPAddress>();
-        foreach (var server in _table.RealServers())
+        foreach (var service in _table.Snapshot.Services)
         {
-            ulong mac = _known.GetValueOrDefault(server.Address);
-            if (server.Mac != mac)
+            foreach (var server in service.Dests)
             {
-                server.Mac = mac;
-                LogMacChanged(server.Address, FormatMac(mac));
-            }
+                ulong mac = _known.GetValueOrDefault(server.Address);
+                if (server.Mac != mac)
+                {
+                    server.Mac = mac;
+                    LogMacChanged(server.Address, mac == 0 ? "(unknown)" : NetInterface.FormatMac(mac));
+                }
 
-            if (mac == 0 && server.Method == ForwardingMethod.DirectRoute)
-            {
-                unresolved.Add(server.Address);
+                if (mac == 0 && server.Method == ForwardingMethod.DirectRoute)
+                {
+                    unresolved.Add(server.Address);
+                }
             }
         }
 
         return unresolved;
     }
-
-    internal static string FormatMac(ulong mac) => mac == 0
-        ? "(unknown)"
-        : string.Join(':', Enumerable.Range(0, 6).Select(i => ((byte)(mac >> (8 * (5 - i)))).ToString("x2")));
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "real server {Address} is at {Mac}")]
     private partial void LogMacChanged(IPAddress address, string mac);

@@ -12,7 +12,7 @@ namespace Fulcrum.Director;
 /// everything else (ARP for the VIP, SSH, VRRP) reaches the kernel untouched. Rules left by a
 /// crashed daemon are removed at start; the set follows every service change.
 /// </summary>
-internal sealed partial class ServiceClaimService : IHostedService
+internal sealed partial class ServiceClaimService : IHostedService, IDisposable
 {
     private readonly DirectorOptions _options;
     private readonly IpvsTable _table;
@@ -29,12 +29,12 @@ internal sealed partial class ServiceClaimService : IHostedService
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (ServiceClaimRules.RemoveStale(_options.Interface))
+        _rules = new ServiceClaimRules();
+        if (_rules.RemoveStale(_options.Interface))
         {
             LogStaleRemoved(_options.Interface);
         }
 
-        _rules = new ServiceClaimRules();
         Reinstall();
         _table.Changed += Reinstall;
         return Task.CompletedTask;
@@ -50,6 +50,15 @@ internal sealed partial class ServiceClaimService : IHostedService
         }
 
         return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _rules?.Dispose();
+            _rules = null;
+        }
     }
 
     private void Reinstall()
