@@ -186,6 +186,24 @@ public class BalancerTests
     }
 
     [Fact]
+    public void Process_UdpOnePacket_EachDatagramScheduledNoEntry()
+    {
+        var t = new IpvsTable(_time, 1, 64);
+        t.AddService(new ServiceSpec(Udp53, "rr", OnePacket: true));
+        t.AddDest(Udp53, new DestSpec(Rs1, 53));
+        t.AddDest(Udp53, new DestSpec(Rs2, 53));
+        var w = t.CreateWorker(0);
+
+        var a = w.Send(t, Udp(5000), out _, out _);
+        var b = w.Send(t, Udp(5000), out _, out _);
+
+        Assert.NotSame(a, b);
+        Assert.Equal(0, w.Count);
+        Assert.Equal(new IpvsStats(2, 2, 0, 80, 0), t.GetService(Udp53)!.Stats);
+        Assert.Equal(0u, t.GetService(Udp53)!.Dests[0].InactiveConns);
+    }
+
+    [Fact]
     public void Process_UdpTimeoutSet_Used()
     {
         var t = new IpvsTable(_time, 1, 64);
