@@ -99,7 +99,10 @@ public sealed class Balancer
             reason = DropReason.NotSyn;
             return BalanceVerdict.Drop;
         }
-        if (_conns.IsFull)
+        // ipvsadm -o (IP_VS_SVC_F_ONEPACKET) on UDP: every datagram is scheduled on its own and its
+        // connection dies with it, so no entry is kept (the kernel never hashes ONE_PACKET connections).
+        bool onePacket = !tcp && svc.OnePacket;
+        if (!onePacket && _conns.IsFull)
         {
             reason = DropReason.TableFull;
             return BalanceVerdict.Drop;
@@ -114,6 +117,15 @@ public sealed class Balancer
         {
             reason = DropReason.NoRealServer;
             return BalanceVerdict.Drop;
+        }
+
+        if (onePacket)
+        {
+            picked.Counters.Slot(Index).Conns++;
+            svc.Counters.Slot(Index).Conns++;
+            CountIn(picked, svc, packet.IpLength);
+            dest = picked;
+            return BalanceVerdict.Forward;
         }
 
         index = _conns.Add(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);

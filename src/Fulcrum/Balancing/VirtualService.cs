@@ -18,6 +18,7 @@ public sealed class VirtualService
     internal VirtualService(ServiceSpec spec, int workerCount)
     {
         _spec = spec;
+        OnePacket = spec.OnePacket;
         Key = spec.Key;
         Protocol = (byte)spec.Key.Protocol;
         Port = spec.Key.Port;
@@ -38,8 +39,15 @@ public sealed class VirtualService
     public ServiceSpec Spec
     {
         get => Volatile.Read(ref _spec);
-        internal set => Volatile.Write(ref _spec, value);
+        internal set
+        {
+            Volatile.Write(ref _spec, value);
+            OnePacket = value.OnePacket;
+        }
     }
+
+    /// <summary>One-packet scheduling (ipvsadm -o): UDP datagrams are scheduled one by one, no connection kept.</summary>
+    public bool OnePacket { get; private set; }
 
     /// <summary>IP protocol number (6 or 17).</summary>
     public byte Protocol { get; }
