@@ -115,7 +115,18 @@ internal sealed partial class ControlSocketServer : BackgroundService
                 }
 
                 var request = await ControlProtocol.ReadRequestAsync(stream, ct).ConfigureAwait(false);
-                var response = Handle(request);
+                ControlProtocol.Response response;
+                try
+                {
+                    response = Handle(request);
+                }
+                catch (Exception ex)
+                {
+                    // A bug in one command must not take the daemon down, nor leave the client hanging.
+                    LogCommandFailed(request.Verb, ex);
+                    response = new ControlProtocol.Response(255, "", $"fulcrum: internal error: {ex.Message}\n");
+                }
+
                 await ControlProtocol.WriteResponseAsync(stream, response, ct).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException or EndOfStreamException or OperationCanceledException)
@@ -152,6 +163,9 @@ internal sealed partial class ControlSocketServer : BackgroundService
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "control socket listening on {Path}")]
     private partial void LogListening(string path);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "control command '{Verb}' failed")]
+    private partial void LogCommandFailed(string verb, Exception ex);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Debug, Message = "control client failed: {Reason}")]
     private partial void LogClientFailed(string reason);

@@ -30,7 +30,7 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     {
         ulong mac = NetInterface.GetMac(_options.Interface);
         var ring = new PacketRing(NetInterface.GetIndex(_options.Interface));
-        var worker = new DataPlaneWorker(ring, _table.CreateWorker(0), mac);
+        var worker = new DataPlaneWorker(ring, _table, 0, mac);
         var thread = new Thread(() => worker.Run(_stop.Token))
         {
             IsBackground = true,

@@ -17,6 +17,7 @@ internal sealed class DataPlaneWorker : IDisposable
     private const int ExpireBudget = 16384;
 
     private readonly PacketRing _ring;
+    private readonly IpvsTable _table;
     private readonly Balancer _balancer;
     private readonly ulong _ownMac;
     private readonly long[] _drops = new long[(int)DropReason.Count];
@@ -24,10 +25,11 @@ internal sealed class DataPlaneWorker : IDisposable
     private long _checksumsCompleted;
     private long _nowMs;
 
-    public DataPlaneWorker(PacketRing ring, Balancer balancer, ulong ownMac)
+    public DataPlaneWorker(PacketRing ring, IpvsTable table, int index, ulong ownMac)
     {
         _ring = ring;
-        _balancer = balancer;
+        _table = table;
+        _balancer = table.CreateWorker(index);
         _ownMac = ownMac;
     }
 
@@ -42,13 +44,14 @@ internal sealed class DataPlaneWorker : IDisposable
     public void Run(CancellationToken ct)
     {
         var handler = new Handler(this);
-        long lastExpire = Environment.TickCount64;
+        // The table's clock (its TimeProvider), so connection expiry and listings agree.
+        long lastExpire = _table.NowMs;
         while (!ct.IsCancellationRequested)
         {
-            _nowMs = Environment.TickCount64;
+            _nowMs = _table.NowMs;
             _ring.Poll(ref handler, 100);
             _ring.FlushTx();
-            long now = Environment.TickCount64;
+            long now = _table.NowMs;
             if (now - lastExpire >= ExpireIntervalMs)
             {
                 _balancer.Expire(now, ExpireBudget);

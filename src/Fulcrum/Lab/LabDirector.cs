@@ -1,0 +1,129 @@
+using System.Net.Sockets;
+using Fulcrum.Director;
+using Fulcrum.RealServerSetup;
+
+namespace Fulcrum.Lab;
+
+/// <summary>
+/// A Fulcrum director daemon running in one of the lab's hosts (`fulcrum run -i eth0` inside its
+/// namespace), with its own control socket, driven with `fulcrum adm` exactly as an operator would.
+/// </summary>
+public sealed class LabDirector
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
+
+    private LabDirector(LabCluster lab, string host, LabProcess process, string controlSocket)
+    {
+        Lab = lab;
+        Host = host;
+        Process = process;
+        ControlSocket = controlSocket;
+    }
+
+    /// <summary>
+    /// The `fulcrum` executable: FULCRUM_BIN if set, else this process when it is fulcrum itself,
+    /// else the build output next to the repository's Fulcrum.slnx (tests run from bin/ folders).
+    /// </summary>
+    public static string FulcrumPath { get; } = LocateFulcrum();
+
+    public LabCluster Lab { get; }
+
+    public string Host { get; }
+
+    public LabProcess Process { get; }
+
+    public string ControlSocket { get; }
+
+    /// <summary>Starts the daemon in <paramref name="host"/> and waits until its control socket answers.</summary>
+    public static LabDirector Start(LabCluster lab, string host, params string[] extraArgs)
+    {
+        var socket = Path.Combine(lab.StateDirectory, host + ".sock");
+        string[] argv = [FulcrumPath, "run", "-i", "eth0", "--control", socket, .. extraArgs];
+        var process = lab.StartProcess(host, argv);
+        var director = new LabDirector(lab, host, process, socket);
+        director.WaitReady();
+        return director;
+    }
+
+    /// <summary>The seed's director commands (the LVS-DR tutorial), on the lab's addresses.</summary>
+    public void ApplySeed()
+    {
+        var vip = LabAddresses.Vip + ":80";
+        Adm("-A", "-t", vip, "-s", "rr").EnsureSuccess("ipvsadm -A");
+        foreach (var rs in LabAddresses.RealServers)
+        {
+            Adm("-a", "-t", vip, "-r", rs + ":80", "-g").EnsureSuccess("ipvsadm -a");
+        }
+
+        Lab.AddVip(Host);
+    }
+
+    /// <summary>Runs `fulcrum adm --control SOCK ARGS...` and returns what it printed.</summary>
+    public CommandResult Adm(params string[] args) =>
+        ExternalCommand.Run(FulcrumPath, ["adm", "--control", ControlSocket, .. args]);
+
+    /// <summary>Runs `fulcrum adm` with <paramref name="stdin"/> (for -R).</summary>
+    public CommandResult AdmWithInput(string stdin, params string[] args) =>
+        ExternalCommand.Run(FulcrumPath, ["adm", "--control", ControlSocket, .. args], stdin);
+
+    /// <summary>`fulcrum status` of this director.</summary>
+    public CommandResult Status(bool json = false) =>
+        ExternalCommand.Run(FulcrumPath, json ? ["status", "--control", ControlSocket, "--json"] : ["status", "--control", ControlSocket]);
+
+    private void WaitReady()
+    {
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Process.HasExited)
+            {
+                throw new InvalidOperationException($"fulcrum run in {Host} exited at start: {Process.ReadLog().Trim()}");
+            }
+
+            try
+            {
+                ControlProtocol.CallAsync(ControlSocket, new ControlProtocol.Request("status", [], ""), CancellationToken.None)
+                    .GetAwaiter().GetResult();
+                return;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(50);
+            }
+        }
+
+        throw new TimeoutException($"fulcrum run in {Host} did not open {ControlSocket} within {StartTimeout.TotalSeconds} s: {Process.ReadLog().Trim()}");
+    }
+
+    private static string LocateFulcrum()
+    {
+        var env = Environment.GetEnvironmentVariable("FULCRUM_BIN");
+        if (!string.IsNullOrEmpty(env))
+        {
+            return env;
+        }
+
+        var self = Environment.ProcessPath;
+        if (self is not null && Path.GetFileName(self) == "fulcrum")
+        {
+            return self;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Fulcrum.slnx")))
+            {
+                foreach (var config in new[] { "Release", "Debug" })
+                {
+                    var candidate = Path.Combine(dir.FullName, "src", "Fulcrum.Cli", "bin", config, "net10.0", "fulcrum");
+                    if (File.Exists(candidate))
+                    {
+                        return candidate;
+                    }
+                }
+            }
+        }
+
+        return "fulcrum";
+    }
+}

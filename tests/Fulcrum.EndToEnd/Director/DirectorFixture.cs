@@ -1,0 +1,45 @@
+using Fulcrum.EndToEnd.Infrastructure;
+using Fulcrum.Lab;
+
+namespace Fulcrum.EndToEnd.Director;
+
+/// <summary>A lab with Fulcrum running in lb1, configured with the seed's commands; torn down after the class.</summary>
+public sealed class DirectorFixture : IAsyncLifetime
+{
+    private readonly LabFixture _lab = new();
+    private LabDirector? _director;
+
+    public LabCluster Lab => _lab.Lab;
+
+    public LabDirector Director => _director ?? throw new InvalidOperationException("the director is not running");
+
+    public string VipUrl { get; } = $"http://{LabAddresses.Vip}/";
+
+    public async Task InitializeAsync()
+    {
+        await _lab.InitializeAsync();
+        _director = LabDirector.Start(Lab, "lb1");
+        _director.ApplySeed();
+    }
+
+    /// <summary>Replaces the running director (after a test killed it).</summary>
+    public LabDirector Restart()
+    {
+        _director = LabDirector.Start(Lab, "lb1");
+        return _director;
+    }
+
+    /// <summary>Back to the seed's configuration: one rr service over rs1..rs3, weight 1 each.</summary>
+    public void ResetToSeed()
+    {
+        Director.Adm("-C").EnsureSuccess("ipvsadm -C");
+        var vip = LabAddresses.Vip + ":80";
+        Director.Adm("-A", "-t", vip, "-s", "rr").EnsureSuccess("ipvsadm -A");
+        foreach (var rs in LabAddresses.RealServers)
+        {
+            Director.Adm("-a", "-t", vip, "-r", rs + ":80", "-g").EnsureSuccess("ipvsadm -a");
+        }
+    }
+
+    public Task DisposeAsync() => _lab.DisposeAsync();
+}
