@@ -144,7 +144,8 @@ public sealed unsafe class PacketRing : IDisposable
             // fanout_add requires a bound, running socket.
             if (options.FanoutGroup is int group)
             {
-                SetInt(Packet.SOL_PACKET, Packet.PACKET_FANOUT, (group & 0xFFFF) | (Packet.PACKET_FANOUT_HASH << 16), "setsockopt(PACKET_FANOUT)");
+                int flags = Packet.PACKET_FANOUT_HASH | (options.IgnoreOutgoing ? Packet.PACKET_FANOUT_FLAG_IGNORE_OUTGOING : 0);
+                SetInt(Packet.SOL_PACKET, Packet.PACKET_FANOUT, (group & 0xFFFF) | (flags << 16), "setsockopt(PACKET_FANOUT)");
             }
         }
         catch
