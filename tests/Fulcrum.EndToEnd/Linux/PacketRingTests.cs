@@ -209,13 +209,15 @@ public class PacketRingTests
     }
 
     [Fact]
-    public void TrySend_FrameLargerThanSlot_IsRefusedAndCounted()
+    public void TrySend_FrameLargerThanSlotOrShorterThanEthernet_IsRefusedAndCounted()
     {
         using var ns = new TwoNamespaces();
         using var ring = NetworkNamespace.RunIn(ns.A, () => new PacketRing(NetInterface.GetIndex(TwoNamespaces.Interface)));
 
         Assert.False(ring.TrySend(new byte[ring.MaxTxFrameLength + 1]));
-        Assert.Equal(1, ring.ReadCounters().TxTooBig);
+        Assert.False(ring.TrySend(new byte[13]));
+        Assert.True(ring.TrySend(new byte[ring.MaxTxFrameLength]));
+        Assert.Equal(2, ring.ReadCounters().TxBadLength);
     }
 
     [Fact]
