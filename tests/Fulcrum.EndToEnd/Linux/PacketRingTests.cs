@@ -221,6 +221,30 @@ public class PacketRingTests
     }
 
     [Fact]
+    public void ReadCounters_RingLeftFull_ReportsKernelDrops()
+    {
+        using var ns = new TwoNamespaces();
+        var options = new PacketRingOptions { BlockSize = 4096, BlockCount = 2, FrameSize = 2048 };
+        using var ring = NetworkNamespace.RunIn(ns.A, () => new PacketRing(NetInterface.GetIndex(TwoNamespaces.Interface), options));
+
+        // Two 4 KiB blocks hold a few dozen small frames; nobody polls, so the rest must be dropped and counted.
+        NetworkNamespace.RunIn(ns.B, () =>
+        {
+            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            for (int i = 0; i < 300; i++)
+            {
+                s.SendTo(new byte[32], new IPEndPoint(TwoNamespaces.AddressA, 40030));
+            }
+        });
+        Thread.Sleep(50);
+
+        PacketRingCounters counters = ring.ReadCounters();
+        Assert.True(counters.KernelDrops > 0, counters.ToString());
+        var handler = new FindMarker(Marker());
+        Assert.True(ring.Poll(ref handler, 100) > 0);
+    }
+
+    [Fact]
     public void Poll_NothingArrives_ReturnsZeroAfterTimeout()
     {
         using var ns = new TwoNamespaces();
