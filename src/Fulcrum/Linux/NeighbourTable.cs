@@ -54,22 +54,37 @@ public sealed unsafe class NeighbourTable : IDisposable
         var entries = new List<NeighbourEntry>();
         lock (_requestLock)
         {
-            Span<byte> request = stackalloc byte[sizeof(nlmsghdr) + sizeof(ndmsg)];
-            request.Clear();
-            uint seq = ++_sequence;
-            ref nlmsghdr h = ref MemoryMarshal.AsRef<nlmsghdr>(request);
-            h.nlmsg_len = (uint)request.Length;
-            h.nlmsg_type = Netlink.RTM_GETNEIGH;
-            h.nlmsg_flags = Netlink.NLM_F_REQUEST | Netlink.NLM_F_DUMP;
-            h.nlmsg_seq = seq;
-            ref ndmsg nd = ref MemoryMarshal.AsRef<ndmsg>(request[sizeof(nlmsghdr)..]);
-            nd.ndm_family = AF_UNSPEC;
-            nd.ndm_ifindex = ifIndex;
-            Send(_request, request, "sendto(RTM_GETNEIGH)");
-            ReadReplies(seq, entries, ifIndex, "RTM_GETNEIGH");
+            // NLM_F_DUMP_INTR: the table changed while the kernel walked it; the dump may miss or repeat
+            // entries, so ask again (the monitor reports the changes themselves anyway).
+            for (int attempt = 0; attempt < 3; attempt++)
+            {
+                entries.Clear();
+                if (!DumpOnce(ifIndex, entries))
+                {
+                    break;
+                }
+            }
         }
 
         return entries;
+    }
+
+    // Returns true when the dump was interrupted (NLM_F_DUMP_INTR) and should be repeated.
+    private bool DumpOnce(int ifIndex, List<NeighbourEntry> entries)
+    {
+        Span<byte> request = stackalloc byte[sizeof(nlmsghdr) + sizeof(ndmsg)];
+        request.Clear();
+        uint seq = ++_sequence;
+        ref nlmsghdr h = ref MemoryMarshal.AsRef<nlmsghdr>(request);
+        h.nlmsg_len = (uint)request.Length;
+        h.nlmsg_type = Netlink.RTM_GETNEIGH;
+        h.nlmsg_flags = Netlink.NLM_F_REQUEST | Netlink.NLM_F_DUMP;
+        h.nlmsg_seq = seq;
+        ref ndmsg nd = ref MemoryMarshal.AsRef<ndmsg>(request[sizeof(nlmsghdr)..]);
+        nd.ndm_family = AF_UNSPEC;
+        nd.ndm_ifindex = ifIndex;
+        Send(_request, request, "sendto(RTM_GETNEIGH)");
+        return ReadReplies(seq, entries, ifIndex, "RTM_GETNEIGH");
     }
 
     /// <summary>
@@ -271,8 +286,9 @@ public sealed unsafe class NeighbourTable : IDisposable
         }
     }
 
-    private void ReadReplies(uint seq, List<NeighbourEntry>? entries, int ifIndex, string what)
+    private bool ReadReplies(uint seq, List<NeighbourEntry>? entries, int ifIndex, string what)
     {
+        bool interrupted = false;
         while (true)
         {
             nint n;
@@ -310,10 +326,11 @@ public sealed unsafe class NeighbourTable : IDisposable
                     continue;
                 }
 
+                interrupted |= (h.nlmsg_flags & Netlink.NLM_F_DUMP_INTR) != 0;
                 switch (h.nlmsg_type)
                 {
                     case Netlink.NLMSG_DONE:
-                        return;
+                        return interrupted;
                     case Netlink.NLMSG_ERROR:
                         int error = body.Length >= sizeof(int) ? BinaryPrimitives.ReadInt32LittleEndian(body) : -71;
                         if (error != 0)
@@ -322,7 +339,7 @@ public sealed unsafe class NeighbourTable : IDisposable
                         }
 
                         // An ACK (error 0) ends a non-dump request.
-                        return;
+                        return interrupted;
                     case Netlink.RTM_NEWNEIGH when entries is not null:
                         if (TryParseNeighbour(body, out NeighbourEntry e) && (ifIndex == 0 || e.IfIndex == ifIndex))
                         {
@@ -334,7 +351,7 @@ public sealed unsafe class NeighbourTable : IDisposable
 
                 if ((h.nlmsg_flags & Netlink.NLM_F_MULTI) == 0 && entries is null)
                 {
-                    return;
+                    return interrupted;
                 }
             }
         }

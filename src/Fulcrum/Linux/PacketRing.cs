@@ -39,7 +39,7 @@ public sealed unsafe class PacketRing : IDisposable
     private long _rxFrames;
     private long _txFrames;
     private long _txRingFull;
-    private long _txTooBig;
+    private long _txBadLength;
     private long _txErrors;
     private long _kernelDrops;
     private long _kernelFreezes;
@@ -144,7 +144,8 @@ public sealed unsafe class PacketRing : IDisposable
             // fanout_add requires a bound, running socket.
             if (options.FanoutGroup is int group)
             {
-                SetInt(Packet.SOL_PACKET, Packet.PACKET_FANOUT, (group & 0xFFFF) | (Packet.PACKET_FANOUT_HASH << 16), "setsockopt(PACKET_FANOUT)");
+                int flags = Packet.PACKET_FANOUT_HASH | (options.IgnoreOutgoing ? Packet.PACKET_FANOUT_FLAG_IGNORE_OUTGOING : 0);
+                SetInt(Packet.SOL_PACKET, Packet.PACKET_FANOUT, (group & 0xFFFF) | (flags << 16), "setsockopt(PACKET_FANOUT)");
             }
         }
         catch
@@ -216,9 +217,10 @@ public sealed unsafe class PacketRing : IDisposable
     /// </summary>
     public bool TrySend(ReadOnlySpan<byte> frame)
     {
+        // Shorter than an Ethernet header or longer than a slot: the kernel would reject it anyway.
         if ((uint)frame.Length > (uint)_txMaxFrame || frame.Length < 14)
         {
-            _txTooBig++;
+            _txBadLength++;
             return false;
         }
 
@@ -279,8 +281,12 @@ public sealed unsafe class PacketRing : IDisposable
     /// </summary>
     public PacketRingCounters ReadCounters()
     {
-        if (_map != null)
+        // The reference keeps the descriptor from being closed (and its number reused) during the call
+        // if the owner disposes the ring concurrently.
+        bool added = false;
+        try
         {
+            _handle.DangerousAddRef(ref added);
             tpacket_stats_v3 stats = default;
             uint length = (uint)sizeof(tpacket_stats_v3);
             if (Libc.GetSockOpt(_fd, Packet.SOL_PACKET, Packet.PACKET_STATISTICS, &stats, &length) == 0)
@@ -289,12 +295,22 @@ public sealed unsafe class PacketRing : IDisposable
                 Interlocked.Add(ref _kernelFreezes, stats.tp_freeze_q_cnt);
             }
         }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
 
         return new PacketRingCounters(
             Volatile.Read(ref _rxFrames),
             Volatile.Read(ref _txFrames),
             Volatile.Read(ref _txRingFull),
-            Volatile.Read(ref _txTooBig),
+            Volatile.Read(ref _txBadLength),
             Volatile.Read(ref _txErrors),
             Volatile.Read(ref _kernelDrops),
             Volatile.Read(ref _kernelFreezes));

@@ -38,7 +38,8 @@ public sealed record PacketRingOptions
 
     /// <summary>
     /// When set, joins PACKET_FANOUT group (id &amp; 0xffff) with PACKET_FANOUT_HASH, so several rings (one per
-    /// worker) on the same interface each get whole flows (the kernel's skb flow hash).
+    /// worker) on the same interface each get whole flows (the kernel's skb flow hash). All members must
+    /// use the same options; with <see cref="IgnoreOutgoing"/> the group gets PACKET_FANOUT_FLAG_IGNORE_OUTGOING.
     /// </summary>
     public int? FanoutGroup { get; init; }
 

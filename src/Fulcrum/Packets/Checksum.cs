@@ -123,7 +123,7 @@ public static class Checksum
 
     private static int TransportLength(ReadOnlySpan<byte> frame, in ParsedPacket p)
     {
-        int length = p.IpLength - (p.L4Offset - p.L3Offset);
+        int length = p.L4Length;
         if (p.Protocol == IpProtocols.Udp)
         {
             int udpLength = BinaryPrimitives.ReadUInt16BigEndian(frame[(p.L4Offset + 4)..]);

@@ -13,7 +13,7 @@ public enum DropReason : byte
     TooShort,
     /// <summary>IPv4 header or L4 header does not fit in the captured bytes.</summary>
     Truncated,
-    /// <summary>IPv4 IHL below 5 words or beyond the frame.</summary>
+    /// <summary>IPv4 IHL below 5 words or beyond the frame, or a version nibble other than 4 under the IPv4 EtherType.</summary>
     BadIhl,
     /// <summary>IPv4 total length smaller than the header or larger than the frame.</summary>
     BadLength,

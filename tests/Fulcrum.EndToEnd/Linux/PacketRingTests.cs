@@ -34,6 +34,76 @@ public class PacketRingTests
         Assert.True(ring.ReadCounters().RxFrames >= 1);
     }
 
+    // Between veths the sender's UDP checksum stays CHECKSUM_PARTIAL (veth offers checksum offload), which
+    // is exactly the case issue #2 warns about: the data plane must complete the checksum before forwarding.
+    [Fact]
+    public void Poll_DatagramFromVethPeer_ReportsChecksumNotReady()
+    {
+        using var ns = new TwoNamespaces();
+        using var ring = NetworkNamespace.RunIn(ns.A, () => new PacketRing(NetInterface.GetIndex(TwoNamespaces.Interface)));
+        byte[] marker = Marker();
+
+        NetworkNamespace.RunIn(ns.B, () => SendUdp(TwoNamespaces.AddressA, 40001, marker));
+
+        var handler = new FindMarker(marker);
+        Assert.True(PollUntil(ring, ref handler, Patience));
+        Assert.True(handler.Status.ChecksumNotReady, $"status 0x{handler.Status.Raw:x}");
+        Assert.False(handler.Status.VlanValid);
+        Assert.Equal(handler.Found!.Length, handler.Status.OriginalLength);
+    }
+
+    [Fact]
+    public void Poll_TwoRingsInOneFanoutGroup_EachFlowGoesToExactlyOneRing()
+    {
+        using var ns = new TwoNamespaces();
+        var options = new PacketRingOptions { FanoutGroup = 0x4242, BlockCount = 4 };
+        using var ring1 = NetworkNamespace.RunIn(ns.A, () => new PacketRing(NetInterface.GetIndex(TwoNamespaces.Interface), options));
+        using var ring2 = NetworkNamespace.RunIn(ns.A, () => new PacketRing(NetInterface.GetIndex(TwoNamespaces.Interface), options));
+        const int Flows = 32;
+        byte[][] markers = new byte[Flows][];
+        NetworkNamespace.RunIn(ns.B, () =>
+        {
+            for (int i = 0; i < Flows; i++)
+            {
+                markers[i] = Marker();
+                using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                s.Bind(new IPEndPoint(TwoNamespaces.AddressB, 41000 + i));
+                s.SendTo(markers[i], new IPEndPoint(TwoNamespaces.AddressA, 40020));
+            }
+        });
+
+        var seen1 = new CountMarkers(markers);
+        var seen2 = new CountMarkers(markers);
+        var sw = Stopwatch.StartNew();
+        while (seen1.Total + seen2.Total < Flows && sw.Elapsed < Patience)
+        {
+            ring1.Poll(ref seen1, 20);
+            ring2.Poll(ref seen2, 20);
+        }
+
+        Assert.Equal(Flows, seen1.Total + seen2.Total);
+        Assert.True(seen1.Total > 0 && seen2.Total > 0, $"fanout sent {seen1.Total} flows to ring 1 and {seen2.Total} to ring 2");
+    }
+
+    [Fact]
+    public void TrySend_QdiscBypass_FramesStillArrive()
+    {
+        using var ns = new TwoNamespaces();
+        var options = new PacketRingOptions { QdiscBypass = true };
+        using var ring = NetworkNamespace.RunIn(ns.A, () => new PacketRing(NetInterface.GetIndex(TwoNamespaces.Interface), options));
+        ulong macA = NetworkNamespace.RunIn(ns.A, () => NetInterface.GetMac(TwoNamespaces.Interface));
+        ulong macB = NetworkNamespace.RunIn(ns.B, () => NetInterface.GetMac(TwoNamespaces.Interface));
+        using var socketB = NetworkNamespace.RunIn(ns.B, () => BoundUdp(TwoNamespaces.AddressB, 40006));
+        byte[] marker = Marker();
+
+        Assert.True(ring.TrySend(Frames.Udp(macB, macA, TwoNamespaces.AddressA, TwoNamespaces.AddressB, 50000, 40006, marker)));
+        ring.FlushTx();
+
+        var buffer = new byte[128];
+        int n = socketB.Receive(buffer);
+        Assert.Equal(marker, buffer.AsSpan(0, n).ToArray());
+    }
+
     [Fact]
     public void TrySend_UdpFrameToPeer_ArrivesAtSocketInPeer()
     {
@@ -139,13 +209,39 @@ public class PacketRingTests
     }
 
     [Fact]
-    public void TrySend_FrameLargerThanSlot_IsRefusedAndCounted()
+    public void TrySend_FrameLargerThanSlotOrShorterThanEthernet_IsRefusedAndCounted()
     {
         using var ns = new TwoNamespaces();
         using var ring = NetworkNamespace.RunIn(ns.A, () => new PacketRing(NetInterface.GetIndex(TwoNamespaces.Interface)));
 
         Assert.False(ring.TrySend(new byte[ring.MaxTxFrameLength + 1]));
-        Assert.Equal(1, ring.ReadCounters().TxTooBig);
+        Assert.False(ring.TrySend(new byte[13]));
+        Assert.True(ring.TrySend(new byte[ring.MaxTxFrameLength]));
+        Assert.Equal(2, ring.ReadCounters().TxBadLength);
+    }
+
+    [Fact]
+    public void ReadCounters_RingLeftFull_ReportsKernelDrops()
+    {
+        using var ns = new TwoNamespaces();
+        var options = new PacketRingOptions { BlockSize = 4096, BlockCount = 2, FrameSize = 2048 };
+        using var ring = NetworkNamespace.RunIn(ns.A, () => new PacketRing(NetInterface.GetIndex(TwoNamespaces.Interface), options));
+
+        // Two 4 KiB blocks hold a few dozen small frames; nobody polls, so the rest must be dropped and counted.
+        NetworkNamespace.RunIn(ns.B, () =>
+        {
+            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            for (int i = 0; i < 300; i++)
+            {
+                s.SendTo(new byte[32], new IPEndPoint(TwoNamespaces.AddressA, 40030));
+            }
+        });
+        Thread.Sleep(50);
+
+        PacketRingCounters counters = ring.ReadCounters();
+        Assert.True(counters.KernelDrops > 0, counters.ToString());
+        var handler = new FindMarker(Marker());
+        Assert.True(ring.Poll(ref handler, 100) > 0);
     }
 
     [Fact]
@@ -190,6 +286,26 @@ public class PacketRingTests
         }
 
         return handler.Found is not null;
+    }
+
+    private struct CountMarkers : IFrameHandler
+    {
+        private readonly byte[][] _markers;
+
+        public CountMarkers(byte[][] markers) => _markers = markers;
+
+        public int Total { get; private set; }
+
+        public void OnFrame(Span<byte> frame, FrameStatus status)
+        {
+            foreach (byte[] m in _markers)
+            {
+                if (Frames.Contains(frame, m))
+                {
+                    Total++;
+                }
+            }
+        }
     }
 
     internal struct FindMarker : IFrameHandler

@@ -132,6 +132,7 @@ public class FrameClassifierTests
         Assert.Equal(40000, p.SourcePort);
         Assert.Equal(80, p.DestinationPort);
         Assert.Equal(20 + 40, p.IpLength);
+        Assert.Equal(40, p.L4Length);
     }
 
     [Fact]

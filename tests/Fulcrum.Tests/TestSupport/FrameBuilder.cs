@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Fulcrum.Packets;
 
 namespace Fulcrum.Tests.TestSupport;
 
@@ -47,7 +48,7 @@ public sealed class FrameBuilder
     private byte _rawProtocol = 47;
     private ushort _sourcePort = 40000;
     private ushort _destinationPort = 80;
-    private byte _tcpFlags = 0x02;
+    private byte _tcpFlags = TcpFlags.Syn;
     private uint _sequence = 1000;
     private uint _acknowledgment;
     private ushort _window = 64240;
@@ -205,13 +206,13 @@ public sealed class FrameBuilder
     // ---- L4 ----
 
     /// <summary>TCP (the default: 40000 → 80, SYN). ACK in flags sets the acknowledgment number to 1 unless given.</summary>
-    public FrameBuilder Tcp(ushort sourcePort, ushort destinationPort, byte flags = 0x02)
+    public FrameBuilder Tcp(ushort sourcePort, ushort destinationPort, byte flags = TcpFlags.Syn)
     {
         _l4 = L4Kind.Tcp;
         _sourcePort = sourcePort;
         _destinationPort = destinationPort;
         _tcpFlags = flags;
-        if ((flags & 0x10) != 0 && _acknowledgment == 0)
+        if ((flags & TcpFlags.Ack) != 0 && _acknowledgment == 0)
             _acknowledgment = 1;
         return this;
     }

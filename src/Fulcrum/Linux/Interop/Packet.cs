@@ -24,6 +24,13 @@ internal static class Packet
 
     internal const int PACKET_FANOUT_HASH = 0;
 
+    /// <summary>
+    /// A fanout group has its own packet_type hook, which replaces each member's: the member's
+    /// PACKET_IGNORE_OUTGOING no longer applies, the group needs this flag (Linux 6.2, not yet in every
+    /// distribution's if_packet.h).
+    /// </summary>
+    internal const int PACKET_FANOUT_FLAG_IGNORE_OUTGOING = 0x4000;
+
     // RX block and frame status.
     internal const uint TP_STATUS_KERNEL = 0;
     internal const uint TP_STATUS_USER = 1 << 0;
