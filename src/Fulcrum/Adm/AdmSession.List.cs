@@ -379,7 +379,7 @@ internal sealed partial class AdmSession
     }
 
     private static string NtoP(IPAddress a) =>
-        a.ScopeId != 0 ? new IPAddress(a.GetAddressBytes()).ToString() : a.ToString();
+        a.AddressFamily == AddressFamily.InterNetworkV6 && a.ScopeId != 0 ? new IPAddress(a.GetAddressBytes()).ToString() : a.ToString();
 
     private static void AppendMask(StringBuilder o, string label, bool v6, int prefix)
     {
