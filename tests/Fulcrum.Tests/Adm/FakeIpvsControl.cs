@@ -21,9 +21,13 @@ internal sealed class FakeIpvsControl : IIpvsControl
 
     public int Calls { get; private set; }
 
+    /// <summary>The last spec -A/-E sent, whether or not it was accepted.</summary>
+    public ServiceSpec? LastServiceSpec { get; private set; }
+
     public int AddService(ServiceSpec service)
     {
         Calls++;
+        LastServiceSpec = service;
         if (Find(service.Key) is not null)
             return IpvsErrno.EEXIST;
         if (!Known(service))
@@ -37,6 +41,7 @@ internal sealed class FakeIpvsControl : IIpvsControl
     public int EditService(ServiceSpec service)
     {
         Calls++;
+        LastServiceSpec = service;
         Svc? s = Find(service.Key);
         if (s is null)
             return IpvsErrno.ESRCH;
