@@ -11,7 +11,7 @@ if (args.Length != 2 || (args[0] != "up" && args[0] != "down"))
     return 2;
 }
 
-var lab = new LabCluster(args[1]);
+var lab = new LabCluster(args[1]) { Log = Environment.GetEnvironmentVariable("LAB_TRACE") is null ? null : Console.Error };
 if (args[0] == "up")
 {
     var sw = System.Diagnostics.Stopwatch.StartNew();

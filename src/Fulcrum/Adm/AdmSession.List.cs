@@ -379,7 +379,7 @@ internal sealed partial class AdmSession
     }
 
     private static string NtoP(IPAddress a) =>
-        a.ScopeId != 0 ? new IPAddress(a.GetAddressBytes()).ToString() : a.ToString();
+        a.AddressFamily == AddressFamily.InterNetworkV6 && a.ScopeId != 0 ? new IPAddress(a.GetAddressBytes()).ToString() : a.ToString();
 
     private static void AppendMask(StringBuilder o, string label, bool v6, int prefix)
     {
@@ -477,7 +477,11 @@ internal sealed partial class AdmSession
         return s[start..i];
     }
 
-    /// <summary>ipvs_cmp_services (libipvs.c), including its int-wrapped u32 subtractions.</summary>
+    /// <summary>
+    /// ipvs_cmp_services (libipvs.c), including its int-wrapped u32 subtractions: IPv4 addresses
+    /// 2^31 apart compare reversed, and so do fwmarks, so a mark of 2^31 or more sorts before the
+    /// address services (the reference says address services always come first).
+    /// </summary>
     internal static int CompareServices(ServiceInfo a, ServiceInfo b)
     {
         ServiceKey ka = a.Spec.Key, kb = b.Spec.Key;

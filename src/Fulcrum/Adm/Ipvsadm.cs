@@ -133,7 +133,8 @@ internal sealed partial class AdmSession
     private static readonly string[] TunNames = ["ipip", "gue", "gre"];
     private static readonly int[] TunOpts = [OptcTunPort, OptcTunNoCsum, OptcTunCsum, OptcTunRemCsum];
 
-    // tunnel_types_v_options: columns tun-port, tun-nocsum, tun-csum, tun-remcsum.
+    // tunnel_types_v_options: columns tun-port, tun-nocsum, tun-csum, tun-remcsum. '1' means at most
+    // one of them (none is fine: flags default to nocsum), not "exactly one" as the reference says.
     private static readonly string[] TunnelTypesVOptions = ["xxxx", "+111", "x11x"];
 
     private static readonly PoptOption[] OptionsTable =
@@ -638,6 +639,8 @@ internal sealed partial class AdmSession
         if (buf is null || IsAllDigits(buf))
             return 0;
 
+        // Source over reference: "[v6]" without ":port" is rejected, and a bracketed non-IPv6 host
+        // is re-split at its last ':' below, so "[1.2.3.4]:80" silently loses its port.
         string host = buf;
         string? portStr = null;
         if (host.Length > 0 && host[0] == '[')

@@ -36,7 +36,9 @@ public sealed class LabCluster
     private const string Ip = "ip";
     private const string ProcessesFile = "processes";
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(10);
+    private static readonly Lazy<bool> RootForwards = new(() => File.ReadAllText("/proc/sys/net/ipv4/ip_forward").Trim() != "0");
     private readonly object _gate = new();
+    private readonly Stopwatch _clock = new();
 
     public LabCluster(string prefix = DefaultPrefix)
     {
@@ -65,6 +67,9 @@ public sealed class LabCluster
     /// measure with. The CLI can swap in `fulcrum lab udp-echo` (<see cref="UdpEchoServer"/>).
     /// </summary>
     public Func<string, IReadOnlyList<string>> UdpEchoCommand { get; init; } = DefaultUdpEchoCommand;
+
+    /// <summary>Progress lines of <see cref="Up"/> with elapsed milliseconds (for `lab up -v`), or null.</summary>
+    public TextWriter? Log { get; init; }
 
     /// <summary>True while the lab's namespaces exist.</summary>
     public bool IsUp => NamespaceExists(NamespaceOf("client"));
@@ -140,30 +145,49 @@ public sealed class LabCluster
             throw new InvalidOperationException($"lab '{Prefix}' is already up (or was not torn down): run down first");
         }
 
+        _clock.Restart();
         try
         {
             Directory.CreateDirectory(StateDirectory);
             CreateNamespacesAndLinks();
+            Trace("namespaces and links created");
 
+            // One thread per host (not Parallel.ForEach): each mostly waits on child processes, and
+            // blocked pool threads would make the thread pool ramp up slowly.
             var errors = new List<Exception>();
-            Parallel.ForEach(Hosts, new ParallelOptions { MaxDegreeOfParallelism = Hosts.Count }, host =>
+            var threads = new List<Thread>(Hosts.Count);
+            foreach (var host in Hosts)
             {
-                try
+                var t = new Thread(() =>
                 {
-                    ConfigureHost(host);
-                }
-                catch (Exception e)
-                {
-                    lock (errors)
+                    try
                     {
-                        errors.Add(e);
+                        ConfigureHost(host);
                     }
-                }
-            });
+                    catch (Exception e)
+                    {
+                        lock (errors)
+                        {
+                            errors.Add(e);
+                        }
+                    }
+                })
+                { IsBackground = true, Name = "lab " + host };
+                threads.Add(t);
+                t.Start();
+            }
+
+            foreach (var t in threads)
+            {
+                t.Join();
+            }
+
             if (errors.Count > 0)
             {
                 throw new AggregateException($"lab '{Prefix}' failed to come up", errors);
             }
+
+            Trace("up");
         }
         catch
         {
@@ -377,6 +401,17 @@ public sealed class LabCluster
         LabAddresses.Of(host).ToString(), LabAddresses.Vip.ToString(),
     ];
 
+    private void Trace(string what)
+    {
+        if (Log is { } log)
+        {
+            lock (log)
+            {
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"lab {Prefix}: {_clock.ElapsedMilliseconds,5} ms {what}"));
+            }
+        }
+    }
+
     private static bool NamespaceExists(string ns) => File.Exists("/run/netns/" + ns);
 
     private void CreateNamespacesAndLinks()
@@ -430,27 +465,38 @@ public sealed class LabCluster
         }
 
         ExternalCommand.Run(Ip, ["-n", ns, "-batch", "-"], b.ToString()).EnsureSuccess($"configuring {host}");
+        Trace(host + ": addresses and routes");
 
-        // New namespaces inherit IPv4 settings from the root one (net.core.devconf_inherit_init_net=0):
-        // state forwarding explicitly so the lab behaves the same on every machine.
-        Exec(host, "sysctl", "-q", "-w", host == "router" ? "net.ipv4.ip_forward=1" : "net.ipv4.ip_forward=0")
-            .EnsureSuccess($"setting ip_forward in {host}");
+        // New namespaces inherit IPv4 settings from the root one (net.core.devconf_inherit_init_net=0),
+        // so forwarding is stated explicitly where it could differ; a process per namespace is the
+        // cost (/proc/sys/net is the opener's namespace), so skip it when the root already says 0.
+        if (host == "router" || RootForwards.Value)
+        {
+            Exec(host, "sysctl", "-q", "-w", host == "router" ? "net.ipv4.ip_forward=1" : "net.ipv4.ip_forward=0")
+                .EnsureSuccess($"setting ip_forward in {host}");
+        }
 
         if (!RealServerHosts.Contains(host))
         {
             return;
         }
 
+        // nginx listens on 0.0.0.0 and so can start before the VIP exists; it starts first because it
+        // is the slowest to come up. The UDP echo binds the VIP itself, so it waits for it.
         var dir = Path.Combine(StateDirectory, host);
         Directory.CreateDirectory(dir);
-        new RealServerConfigurator(SystemRealServerHost.InNamespace(ns), Path.Combine(dir, "realserver.json"))
-            .Up(LabAddresses.Vip, "eth0");
-
         File.WriteAllText(Path.Combine(dir, "nginx.conf"), NginxConfig(host, dir));
         var nginx = StartProcess(host, "nginx", "-e", Path.Combine(dir, "error.log"), "-p", dir, "-c", Path.Combine(dir, "nginx.conf"));
+
+        new RealServerConfigurator(SystemRealServerHost.InNamespace(ns), Path.Combine(dir, "realserver.json"))
+            .Up(LabAddresses.Vip, "eth0");
+        Trace(host + ": real server for the VIP");
+
         var echo = StartProcess(host, [.. UdpEchoCommand(host)]);
+        Trace(host + ": servers started");
         WaitListening(nginx, "tcp", HttpPort);
         WaitListening(echo, "udp", UdpEchoPort);
+        Trace(host + ": servers listening");
     }
 
     /// <summary>

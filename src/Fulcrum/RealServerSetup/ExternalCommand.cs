@@ -56,23 +56,33 @@ internal static class ExternalCommand
 
         using (p)
         {
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
+            // Plain threads, not ReadToEndAsync: callers run several commands in parallel from blocked
+            // threads, and pool-based reads would then wait for the thread pool to grow (seconds).
+            string stdout = "", stderr = "";
+            var outReader = new Thread(() => stdout = p.StandardOutput.ReadToEnd()) { IsBackground = true };
+            var errReader = new Thread(() => stderr = p.StandardError.ReadToEnd()) { IsBackground = true };
+            outReader.Start();
+            errReader.Start();
             if (stdin is not null)
             {
                 p.StandardInput.Write(stdin);
                 p.StandardInput.Close();
             }
 
-            if (!p.WaitForExit(timeout ?? DefaultTimeout))
+            var limit = timeout ?? DefaultTimeout;
+            bool exited = p.WaitForExit(limit);
+            if (!exited)
             {
                 p.Kill(entireProcessTree: true);
                 p.WaitForExit();
-                return new CommandResult(124, stdout.Result, stderr.Result + $"{file}: timed out after {(timeout ?? DefaultTimeout).TotalSeconds} s");
             }
 
-            p.WaitForExit();
-            return new CommandResult(p.ExitCode, stdout.Result, stderr.Result);
+            // A grandchild that inherited the pipes may keep them open: don't wait for it forever.
+            outReader.Join(TimeSpan.FromSeconds(5));
+            errReader.Join(TimeSpan.FromSeconds(5));
+            return exited
+                ? new CommandResult(p.ExitCode, stdout, stderr)
+                : new CommandResult(124, stdout, stderr + $"{file}: timed out after {limit.TotalSeconds} s");
         }
     }
 

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Throughput on the lab (design.md "The lab"), in one run, interleaved:
+#   direct   client -> rs1, no director hop (the ceiling)
+#   fulcrum  client -> VIP through `fulcrum run` in lb1 (LVS-DR, the seed's ipvsadm commands via `fulcrum adm`)
+#   nft      client -> VIP through a kernel stateless DR peer in lb1: an nftables netdev ingress rule that
+#            rewrites the destination MAC to a real server's (jhash of the client address and port, so a
+#            TCP flow sticks to one), the source MAC to lb1's, and forwards the frame back out of eth0
+# Metrics: wrk requests/s with keep-alive (-t1 -c32), with one connection per request (Connection: close),
+# and small-UDP packets/s received at the real server (iperf3 -u -l 64 -b 0, receiver's count).
+# Each is run RUNS times (default 3); min/median/max and the ratios fulcrum/direct and fulcrum/nft are printed.
+#
+# Usage (root): bench/lab-throughput.sh   env: RUNS=3 SECONDS_PER_RUN=5 BACKENDS=3 FULCRUM_BIN=path/to/fulcrum
+# BACKENDS=1 puts only rs1 behind VIP:80, so the ratio to direct measures the director hop alone
+# (with 3, the VIP paths have three nginx processes to the direct path's one).
+# The lab gets a unique prefix and is always torn down on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then echo "lab-throughput.sh: needs root (network namespaces)" >&2; exit 1; fi
+for tool in ip nft wrk iperf3 curl dotnet awk; do
+  command -v "$tool" >/dev/null || { echo "lab-throughput.sh: $tool missing (run eng/install-deps.sh)" >&2; exit 1; }
+done
+
+RUNS=${RUNS:-3}
+BACKENDS=${BACKENDS:-3}   # real servers behind VIP:80 (rs1..rsN); the direct path always hits rs1 alone
+DUR=${SECONDS_PER_RUN:-5}
+PREFIX="flb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+FULCRUM_BIN=${FULCRUM_BIN:-src/Fulcrum.Cli/bin/Release/net10.0/fulcrum}
+VIP=198.51.100.100
+RIPS=(198.51.100.2 198.51.100.3 198.51.100.4)
+RS_MACS=(02:00:c6:33:64:02 02:00:c6:33:64:03 02:00:c6:33:64:04)
+LB1_MAC=02:00:c6:33:64:0b
+IPERF_PORT=5201
+WORK=$(mktemp -d /tmp/fulcrum-bench.XXXXXX)
+CONTROL="$WORK/fulcrum.sock"
+PIDS=()           # every process this script starts, killed by PID on exit
+FULCRUM_PID=""
+
+ns() { local host=$1; shift; ip netns exec "$PREFIX-$host" "$@"; }
+lab() { dotnet run bench/lib/lab.cs -- "$@"; }
+
+cleanup() {
+  set +e
+  director_off
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  lab down "$PREFIX" >/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- directors -------------------------------------------------------------------------------------
+fulcrum_skip=""
+if [ ! -x "$FULCRUM_BIN" ]; then
+  fulcrum_skip="no fulcrum binary at $FULCRUM_BIN (dotnet build Fulcrum.slnx -c Release, or set FULCRUM_BIN)"
+fi
+
+fulcrum_on() {
+  # ip netns exec directly (not the ns function) so that $! is the daemon's own PID.
+  ip netns exec "$PREFIX-lb1" "$FULCRUM_BIN" run -i eth0 --control "$CONTROL" >"$WORK/fulcrum.log" 2>&1 &
+  FULCRUM_PID=$!
+  PIDS+=("$FULCRUM_PID")
+  for _ in $(seq 50); do [ -S "$CONTROL" ] && break; kill -0 "$FULCRUM_PID" 2>/dev/null || break; sleep 0.1; done
+  if ! kill -0 "$FULCRUM_PID" 2>/dev/null || [ ! -S "$CONTROL" ]; then
+    fulcrum_skip="fulcrum run did not start a control socket: $(tail -n 3 "$WORK/fulcrum.log" | tr '\n' ' ')"
+    director_off; return 1
+  fi
+  # The seed's commands, lab addresses; UDP/TCP 5201 (iperf3) goes to rs1 only, as iperf3's data must
+  # reach the server its control connection reached.
+  local adm=("$FULCRUM_BIN" adm --control "$CONTROL")
+  if ! ( "${adm[@]}" -A -t "$VIP:80" -s rr || exit 1
+         for rip in "${RIPS[@]:0:BACKENDS}"; do "${adm[@]}" -a -t "$VIP:80" -r "$rip:80" -g || exit 1; done
+         "${adm[@]}" -A -t "$VIP:$IPERF_PORT" -s rr || exit 1
+         "${adm[@]}" -a -t "$VIP:$IPERF_PORT" -r "${RIPS[0]}:$IPERF_PORT" -g || exit 1
+         "${adm[@]}" -A -u "$VIP:$IPERF_PORT" -s rr || exit 1
+         "${adm[@]}" -a -u "$VIP:$IPERF_PORT" -r "${RIPS[0]}:$IPERF_PORT" -g || exit 1
+         "${adm[@]}" -ln ) >"$WORK/adm.log" 2>&1; then
+    fulcrum_skip="fulcrum adm failed: $(tail -n 3 "$WORK/adm.log" | tr '\n' ' ')"
+    director_off; return 1
+  fi
+}
+
+nft_on() {
+  local map="" i
+  for ((i = 0; i < BACKENDS; i++)); do map+="${map:+, }$i : ${RS_MACS[i]}"; done
+  ns lb1 nft -f - <<NFT
+table netdev fulcrum_bench {
+  chain ingress {
+    type filter hook ingress device "eth0" priority -500; policy accept;
+    ip daddr $VIP tcp dport 80 ether saddr set $LB1_MAC ether daddr set jhash ip saddr . tcp sport mod $BACKENDS map { $map } fwd to "eth0"
+    ip daddr $VIP meta l4proto { tcp, udp } th dport $IPERF_PORT ether saddr set $LB1_MAC ether daddr set ${RS_MACS[0]} fwd to "eth0"
+  }
+}
+NFT
+}
+
+director_off() {
+  if [ -n "$FULCRUM_PID" ]; then
+    kill "$FULCRUM_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$FULCRUM_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$FULCRUM_PID" 2>/dev/null
+    wait "$FULCRUM_PID" 2>/dev/null
+    FULCRUM_PID=""
+  fi
+  ns lb1 nft delete table netdev fulcrum_bench 2>/dev/null || true
+}
+
+# --- measurements ----------------------------------------------------------------------------------
+wrk_rps() { # url [extra wrk args...]
+  local url=$1; shift
+  ns client wrk -t1 -c32 -d"${DUR}s" "$@" "$url" >"$WORK/wrk.out" 2>&1 || { echo 0; return; }
+  awk '/Requests\/sec:/ { print $2 }' "$WORK/wrk.out"
+}
+
+udp_pps() { # address: iperf3 receiver's datagrams (total - lost) / its interval
+  ns client iperf3 -c "$1" -p "$IPERF_PORT" -u -l 64 -b 0 -t "$DUR" >"$WORK/iperf.out" 2>&1 || { echo 0; return; }
+  awk '/receiver/ { for (i = 1; i <= NF; i++) {
+         if ($i ~ /^[0-9]+\/[0-9]+$/) { split($i, a, "/"); got = a[2] - a[1] }
+         if ($i ~ /^[0-9.]+-[0-9.]+$/) { split($i, t, "-"); dur = t[2] - t[1] } }
+         if (dur > 0) printf "%.0f\n", got / dur }' "$WORK/iperf.out"
+}
+
+measure() { # scenario run
+  local scenario=$1 run=$2 target
+  case $scenario in
+    direct) target=${RIPS[0]} ;;
+    *) target=$VIP ;;
+  esac
+  case $scenario in
+    fulcrum) fulcrum_on || return 0 ;;
+    nft) nft_on ;;
+  esac
+  # Warm up: neighbour entries, the director's first connection.
+  ns client curl -s --max-time 2 -o /dev/null "http://$target/" || true
+  local ka close udp
+  ka=$(wrk_rps "http://$target/")
+  close=$(wrk_rps "http://$target/" -H "Connection: close")
+  udp=$(udp_pps "$target")
+  director_off
+  printf '%s %s keepalive %s\n%s %s close %s\n%s %s udp %s\n' \
+    "$scenario" "$run" "${ka:-0}" "$scenario" "$run" "${close:-0}" "$scenario" "$run" "${udp:-0}" >>"$WORK/results"
+  printf '  run %s %-8s keep-alive %10s req/s   close %10s req/s   udp %10s pkt/s\n' "$run" "$scenario" "${ka:-0}" "${close:-0}" "${udp:-0}"
+}
+
+# --- run -------------------------------------------------------------------------------------------
+echo "lab $PREFIX: bringing up"
+lab up "$PREFIX"
+ns lb1 ip addr add "$VIP/32" dev eth0   # the director holds the VIP, as in the seed
+ip netns exec "$PREFIX-rs1" iperf3 -s -B "${RIPS[0]}" -p "$IPERF_PORT" >"$WORK/iperf-rip.log" 2>&1 & PIDS+=($!)
+# In DR the reply must leave from the VIP: a server bound to the VIP answers from it.
+ip netns exec "$PREFIX-rs1" iperf3 -s -B "$VIP" -p "$IPERF_PORT" >"$WORK/iperf-vip.log" 2>&1 & PIDS+=($!)
+sleep 0.5
+: >"$WORK/results"
+
+scenarios=(direct fulcrum nft)
+[ -n "$fulcrum_skip" ] && scenarios=(direct nft)
+for run in $(seq "$RUNS"); do
+  for s in "${scenarios[@]}"; do
+    if [ "$s" = fulcrum ] && [ -n "$fulcrum_skip" ]; then continue; fi
+    measure "$s" "$run"
+  done
+done
+
+echo
+echo "wrk -t1 -c32 -d${DUR}s; iperf3 -u -l 64 -b 0 -t $DUR; $RUNS runs each, interleaved; nproc=$(nproc)"
+echo "VIP:80 -> rs1..rs$BACKENDS; direct -> rs1; UDP $IPERF_PORT -> rs1 on every path"
+[ -n "$fulcrum_skip" ] && echo "fulcrum: skipped: $fulcrum_skip"
+awk -v runs="$RUNS" '
+  { v[$1 " " $3] = v[$1 " " $3] " " $4 }
+  function stats(key,   n, a, i, j, t) {
+    n = split(v[key], a, " "); if (n == 0) return "";
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    med[key] = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    return sprintf("%12.0f %12.0f %12.0f", a[1], med[key], a[n])
+  }
+  END {
+    printf "%-9s %-11s %12s %12s %12s\n", "path", "metric", "min", "median", "max"
+    split("direct fulcrum nft", S, " "); split("keepalive close udp", M, " ")
+    for (s = 1; s <= 3; s++) for (m = 1; m <= 3; m++) {
+      k = S[s] " " M[m]; if (!(k in v)) continue
+      printf "%-9s %-11s %s\n", S[s], (M[m] == "udp" ? "udp pkt/s" : M[m] " rps"), stats(k)
+    }
+    for (m = 1; m <= 3; m++) {
+      f = "fulcrum " M[m]; d = "direct " M[m]; n = "nft " M[m]
+      if ((f in med) && med[d] > 0) printf "ratio fulcrum/direct %-9s %.2f\n", M[m], med[f] / med[d]
+      if ((f in med) && med[n] > 0) printf "ratio fulcrum/nft    %-9s %.2f\n", M[m], med[f] / med[n]
+      if (!(f in med) && med[d] > 0 && (n in med)) printf "ratio nft/direct     %-9s %.2f\n", M[m], med[n] / med[d]
+    }
+  }' "$WORK/results"

@@ -1,0 +1,29 @@
+using Fulcrum.Lab;
+
+namespace Fulcrum.EndToEnd.Infrastructure;
+
+/// <summary>
+/// One lab (unique "fl…" prefix) shared by the tests of a class; always torn down, on failure too.
+/// </summary>
+public sealed class LabFixture : IAsyncLifetime
+{
+    private LabCluster? _lab;
+
+    public LabCluster Lab => _lab ?? throw new InvalidOperationException("the lab is not up");
+
+    public Task InitializeAsync()
+    {
+        _lab = LabRegistry.Up();
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        if (_lab is not null)
+        {
+            LabRegistry.Down(_lab);
+        }
+
+        return Task.CompletedTask;
+    }
+}
