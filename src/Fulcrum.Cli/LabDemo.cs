@@ -33,18 +33,18 @@ internal static class LabDemo
             var director = LabDirector.Start(lab, "lb1");
             director.ApplySeed();
             say.Step("Director", $"fulcrum run in lb1, configured with the seed's commands ({sw.ElapsedMilliseconds} ms):");
-            say.Code($"""
+            Narrator.Code($"""
                 fulcrum adm -A -t {LabAddresses.Vip}:80 -s rr
                 fulcrum adm -a -t {LabAddresses.Vip}:80 -r {LabAddresses.Rs1}:80 -g
                 fulcrum adm -a -t {LabAddresses.Vip}:80 -r {LabAddresses.Rs2}:80 -g
                 fulcrum adm -a -t {LabAddresses.Vip}:80 -r {LabAddresses.Rs3}:80 -g
                 ip addr add {LabAddresses.Vip}/32 dev eth0
                 """);
-            say.Code(director.Adm("-ln").EnsureSuccess("fulcrum adm -ln").StdOut);
+            Narrator.Code(director.Adm("-ln").EnsureSuccess("fulcrum adm -ln").StdOut);
 
             ok &= RoundRobin(lab, director, say);
             ok &= RepliesBypassDirector(lab, director, say);
-            say.Code(director.Adm("-ln", "--stats").EnsureSuccess("fulcrum adm -ln --stats").StdOut);
+            Narrator.Code(director.Adm("-ln", "--stats").EnsureSuccess("fulcrum adm -ln --stats").StdOut);
         }
         catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or IOException or AggregateException)
         {
@@ -71,9 +71,9 @@ internal static class LabDemo
             {
                 var r = lab.Exec("client", "curl", "-s", "--max-time", "2", $"http://{LabAddresses.Vip}/");
                 var name = r.StdOut.Trim();
-                if (r.Succeeded && counts.ContainsKey(name))
+                if (r.Succeeded && counts.TryGetValue(name, out int count))
                 {
-                    counts[name]++;
+                    counts[name] = count + 1;
                 }
                 else
                 {
@@ -159,7 +159,7 @@ internal static class LabDemo
             }
         }
 
-        public void Code(string text)
+        public static void Code(string text)
         {
             foreach (var line in text.TrimEnd('\n').Split('\n'))
             {
