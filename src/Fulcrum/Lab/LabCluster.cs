@@ -440,6 +440,12 @@ public sealed class LabCluster
 
         ExternalCommand.Run(Ip, ["-n", NamespaceOf(SwitchHost), "-batch", "-"], sw.ToString()).EnsureSuccess("creating the switch");
 
+        // A switch forwards frames; it does not judge IP headers. With br_netfilter built in, the
+        // bridge would run IPv4 sanity checks (br_validate_ipv4) and silently eat the malformed
+        // frames the director must see and count, so turn its netfilter calls off in this namespace.
+        Exec(SwitchHost, "sh", "-c", "for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e \"$f\" ] && echo 0 > \"$f\"; done; true")
+            .EnsureSuccess("turning off bridge netfilter in the switch");
+
         ExternalCommand.Run(Ip,
             ["-n", NamespaceOf("client"), "link", "add", "eth0", "address", LabAddresses.MacOf("client"), "type", "veth",
              "peer", "address", LabAddresses.MacOf("router"), "name", "eth0", "netns", NamespaceOf("router")])
