@@ -89,7 +89,6 @@ internal sealed partial class KeepalivedBinder
             return;
         }
         var name = block.Args[0].Text;
-        ExtraArgs(block, 1);
         foreach (var g in _vsGroups)
         {
             if (g.Name == name)
@@ -99,7 +98,7 @@ internal sealed partial class KeepalivedBinder
             }
         }
         var entries = new List<VirtualServerGroupEntry>();
-        foreach (var line in BlockLines(block))
+        foreach (var line in BlockLines(block, 1))
         {
             if (BindVsgEntry(line.Words) is { } e)
                 entries.Add(e);

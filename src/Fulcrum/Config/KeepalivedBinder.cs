@@ -332,15 +332,14 @@ internal sealed partial class KeepalivedBinder
     }
 
     /// <summary>A value block whose entries are lines (virtual_ipaddress, unicast_peer, track_script ...).</summary>
-    private IReadOnlyList<ConfigNode> BlockLines(ConfigNode n)
+    private IReadOnlyList<ConfigNode> BlockLines(ConfigNode n, int args = 0)
     {
         if (n.Children is null)
         {
             Error(n.Location, $"'{n.Name}' needs a '{{' block");
             return [];
         }
-        if (n.Args.Count > 0)
-            Warning(n.Args[0].Location, $"extra argument '{n.Args[0].Text}' after '{n.Name}' ignored");
+        ExtraArgs(n, args);
         foreach (var c in n.Children)
         {
             if (c.HasBlock)
