@@ -46,14 +46,15 @@ internal sealed partial class KeepalivedBinder
     }
 
     /// <summary>retry, delay_before_retry, warmup, connect_timeout, delay_loop, alpha: shared by vs, rs and checkers.</summary>
-    private bool TryInheritable(ConfigNode n, Inheritable into)
+    /// <param name="checker">A checker accepts retry 0 (check_api.c retry_handler); vs and rs need 1 or more.</param>
+    private bool TryInheritable(ConfigNode n, Inheritable into, bool checker = false)
     {
         switch (n.Name)
         {
             case "retry" or "nb_get_retry":
                 if (n.Name == "nb_get_retry")
                     Warning(n.Location, "nb_get_retry is deprecated - please use 'retry'");
-                if (TryInteger(n, 1, uint.MaxValue, out long r))
+                if (TryInteger(n, checker ? 0 : 1, uint.MaxValue, out long r))
                     into.Retry = (int)Math.Min(r, int.MaxValue);
                 return true;
             case "delay_before_retry":
@@ -65,7 +66,8 @@ internal sealed partial class KeepalivedBinder
                     into.Warmup = wu;
                 return true;
             case "connect_timeout":
-                if (TryTimer(n, 1, MaxTimerMicros, out var ct))
+                // read_timer(..., 1, UINT_MAX): the limit is in µs, about 71 minutes.
+                if (TryTimer(n, 1, uint.MaxValue, out var ct))
                     into.ConnectTimeout = ct;
                 return true;
             case "delay_loop":
@@ -525,6 +527,15 @@ internal sealed partial class KeepalivedBinder
         var vsConnectTimeout = timing.ConnectTimeout ?? TimeSpan.FromSeconds(5);
         var vsDelayLoop = timing.DelayLoop ?? TimeSpan.FromSeconds(60);
 
+        foreach (var existing in _virtualServers)
+        {
+            if (existing.Id == id && existing.Protocol == proto)
+            {
+                Error(block.Location, $"Virtual server {id} is already defined at {existing.Location} - skipping");
+                return;
+            }
+        }
+
         if (realServers.Count == 0)
         {
             Warning(block.Location, $"Virtual server {id} has no real servers - ignoring");
@@ -720,9 +731,6 @@ internal sealed partial class KeepalivedBinder
         if (block.Args.Count > 1 && !TryPort(block.Args[1], "real server port", out port))
             return null;
         ExtraArgs(block, 2);
-        if (vs.Kind == VirtualServerKind.Address && vs.Address!.AddressFamily != address.AddressFamily)
-            Warning(block.Args[0].Location, $"Address family of virtual server and real server {address} don't match (only valid for TUN)");
-
         var rs = new RsDraft { Address = address, Port = port, Location = block.Location };
         foreach (var n in block.Children!)
         {
@@ -770,6 +778,13 @@ internal sealed partial class KeepalivedBinder
                     break;
             }
         }
+
+        // check_parser.c rs_end_handler: only a tunnelled real server may differ in family.
+        if (vs.Kind == VirtualServerKind.Address && vs.Address!.AddressFamily != address.AddressFamily && rs.Method != ForwardingMethod.Tunnel)
+        {
+            Error(block.Args[0].Location, $"Address family of virtual server and real server {address} don't match - skipping real server.");
+            return null;
+        }
         return rs;
     }
 
@@ -781,7 +796,7 @@ internal sealed partial class KeepalivedBinder
         bool misc = c.Kind == "MISC_CHECK";
         foreach (var n in block.Children!)
         {
-            if (TryInheritable(n, c.Timing))
+            if (TryInheritable(n, c.Timing, checker: true))
             {
                 if (n.Name == "connect_timeout" && misc)
                     Warning(n.Location, "connect_timeout does not apply to MISC_CHECK; use misc_timeout");

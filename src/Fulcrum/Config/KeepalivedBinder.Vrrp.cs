@@ -28,6 +28,8 @@ internal sealed partial class KeepalivedBinder
         "sync_group_tracking_weight",
     };
 
+    private readonly Dictionary<(string Group, string Member), SourceLocation> _syncMemberAt = [];
+
     private sealed class InstanceDraft
     {
         public required string Name;
@@ -610,7 +612,10 @@ internal sealed partial class KeepalivedBinder
                         if (members.Contains(w.Text))
                             Warning(w.Location, $"vrrp_sync_group {name}: instance {w.Text} listed twice");
                         else
+                        {
                             members.Add(w.Text);
+                            _syncMemberAt[(name, w.Text)] = w.Location;
+                        }
                     }
                     break;
                 case "notify_master" or "notify_backup" or "notify_fault" or "notify":
@@ -800,7 +805,7 @@ internal sealed partial class KeepalivedBinder
                 if (instanceNames.Contains(m))
                     kept.Add(m);
                 else
-                    Warning(g.Location, $"Virtual router {m} specified in sync group {g.Name} doesn't exist - ignoring");
+                    Warning(_syncMemberAt.GetValueOrDefault((g.Name, m), g.Location), $"Virtual router {m} specified in sync group {g.Name} doesn't exist - ignoring");
             }
             if (kept.Count != g.Instances.Count)
                 _syncGroups[k] = g with { Instances = kept };

@@ -1,3 +1,4 @@
+using System.Net;
 using Fulcrum.Config;
 
 namespace Fulcrum.Tests.Config;
@@ -94,7 +95,7 @@ public class KeepalivedErrorTests
     [InlineData("    protocol ICMP", "b.conf:2:14: Unknown protocol ICMP - ignoring")]
     [InlineData("    quorum 0", "b.conf:2:12: quorum '0' is invalid: must be an integer in 1..4294967295")]
     [InlineData("    weight -1", "b.conf:2:12: weight '-1' is invalid: must be an integer in 0..2147483647")]
-    [InlineData("    connect_timeout 1.0000001", "b.conf:2:21: connect_timeout '1.0000001' is invalid: must be seconds in 0.000001..4294967295")]
+    [InlineData("    connect_timeout 1.0000001", "b.conf:2:21: connect_timeout '1.0000001' is invalid: must be seconds in 0.000001..4294.967295")]
     public void Parse_BadVirtualServerValue_ReportsPosition(string line, string expected)
     {
         var r = Parse(Vs(line));
@@ -110,7 +111,8 @@ public class KeepalivedErrorTests
     [InlineData("HTTP_GET {\n url {\n path /\n status_code 200 600\n }\n }", "b.conf:6:18: status_code '600' is invalid: must be 100..599 or a range a-b of them")]
     [InlineData("HTTP_GET {\n url {\n path /\n status_code 300-200\n }\n }", "b.conf:6:14: status_code '300-200' is invalid: must be 100..599 or a range a-b of them")]
     [InlineData("TCP_CHECK {\n connect_port 65536\n }", "b.conf:4:15: connect_port '65536' is invalid: must be an integer in 0..65535")]
-    [InlineData("TCP_CHECK {\n retry 0\n }", "b.conf:4:8: retry '0' is invalid: must be an integer in 1..4294967295")]
+    [InlineData("retry 0", "b.conf:3:11: retry '0' is invalid: must be an integer in 1..4294967295")]
+    [InlineData("TCP_CHECK {\n retry -1\n }", "b.conf:4:8: retry '-1' is invalid: must be an integer in 0..4294967295")]
     [InlineData("DNS_CHECK {\n type PTR\n }", "b.conf:4:7: DNS_CHECK type 'PTR' is invalid: must be one of A NS CNAME SOA MX TXT AAAA RRSIG DNSKEY")]
     public void Parse_BadRealServerValue_ReportsPosition(string line, string expected)
     {
@@ -259,7 +261,7 @@ public class KeepalivedErrorTests
     public void Parse_SyncGroupUnknownInstance_IsWarned()
     {
         var r = Parse("vrrp_sync_group G {\n  group {\n    VI_X\n  }\n}\n");
-        Assert.Equal("b.conf:1:1: Virtual router VI_X specified in sync group G doesn't exist - ignoring", Only(r, ConfigSeverity.Warning));
+        Assert.Equal("b.conf:3:5: Virtual router VI_X specified in sync group G doesn't exist - ignoring", Only(r, ConfigSeverity.Warning));
     }
 
     [Fact]
@@ -269,5 +271,28 @@ public class KeepalivedErrorTests
         var lines = r.Diagnostics.Select(d => d.Line).ToList();
         Assert.Equal(lines.Order().ToList(), lines);
         Assert.Equal(3, r.Diagnostics.Count);
+    }
+    [Fact]
+    public void Parse_DuplicateVirtualServer_IsErrorButOtherProtocolIsNot()
+    {
+        const string Rs = " real_server 198.51.100.2 53 {\n }\n}\n";
+        var r = Parse("virtual_server 198.51.100.1 53 {\n" + Rs + "virtual_server 198.51.100.1 53 {\n protocol UDP\n" + Rs + "virtual_server 198.51.100.1 53 {\n" + Rs);
+        Assert.Equal(["b.conf:10:1: Virtual server 198.51.100.1:53 is already defined at b.conf:1:1 - skipping"], Errors(r));
+        Assert.Equal(2, r.Configuration.VirtualServers.Count);
+    }
+
+    [Fact]
+    public void Parse_RealServerFamilyMismatch_SkippedUnlessTunnel()
+    {
+        var r = Parse("virtual_server 198.51.100.1 80 {\n real_server 2001:db8::2 80 {\n }\n real_server 2001:db8::3 80 {\n  lvs_method TUN\n }\n}\n");
+        Assert.Equal(["b.conf:2:14: Address family of virtual server and real server 2001:db8::2 don't match - skipping real server."], Errors(r));
+        Assert.Equal(IPAddress.Parse("2001:db8::3"), Assert.Single(Assert.Single(r.Configuration.VirtualServers).RealServers).Address);
+    }
+
+    [Fact]
+    public void Parse_SyncGroupUnknownInstance_WarnedAtMemberName()
+    {
+        var r = Parse("vrrp_sync_group G {\n  group { VI_X }\n}\n");
+        Assert.Equal("b.conf:2:11: Virtual router VI_X specified in sync group G doesn't exist - ignoring", Only(r, ConfigSeverity.Warning));
     }
 }
