@@ -363,7 +363,7 @@ internal sealed class ConfigLexer
 
         public char CharAt(int i) => _chars[i];
 
-        public SourceLocation LocationAt(int i) => _where[Math.Clamp(i, 0, _where.Count - 1)];
+        public SourceLocation LocationAt(int i) => _where.Count == 0 ? default : _where[Math.Clamp(i, 0, _where.Count - 1)];
 
         public void Append(char c, SourceLocation at)
         {
