@@ -19,7 +19,7 @@ internal sealed partial class KeepalivedBinder
 
     private static readonly HashSet<string> RsUnsupported = new(StringComparer.Ordinal)
     {
-        "smtp_alert", "snmp_name", "virtualhost", "SMTP_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK",
+        "smtp_alert", "snmp_name", "SMTP_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK",
     };
 
     private static readonly HashSet<string> CheckerUnsupported = new(StringComparer.Ordinal)
@@ -269,6 +269,7 @@ internal sealed partial class KeepalivedBinder
         public uint LThreshold;
         public string? NotifyUp;
         public string? NotifyDown;
+        public string? VirtualHost;
         public Inheritable Timing = new();
         public List<CheckerDraft> Checkers = [];
     }
@@ -558,7 +559,7 @@ internal sealed partial class KeepalivedBinder
             var checkers = new List<HealthCheck>();
             foreach (var c in rs.Checkers)
             {
-                if (CompleteChecker(c, rs, rsTiming, id) is { } hc)
+                if (CompleteChecker(c, rs, rsTiming, id, rs.VirtualHost ?? virtualHost) is { } hc)
                     checkers.Add(hc);
             }
             bool ownMethod = rs.Method is not null;
@@ -760,6 +761,10 @@ internal sealed partial class KeepalivedBinder
                 case "lthreshold":
                     if (TryInteger(n, 0, uint.MaxValue, out long lt))
                         rs.LThreshold = (uint)lt;
+                    break;
+                case "virtualhost":
+                    if (TryString(n, out var vh))
+                        rs.VirtualHost = vh;
                     break;
                 case "notify_up":
                     if (NoBlock(n) && TryArg(n, 0, out _))
@@ -1020,7 +1025,7 @@ internal sealed partial class KeepalivedBinder
     }
 
     /// <summary>check_data.c 1355-1372 plus each checker type's defaults.</summary>
-    private HealthCheck? CompleteChecker(CheckerDraft c, RsDraft rs, Inheritable rsTiming, VirtualServerId vs)
+    private HealthCheck? CompleteChecker(CheckerDraft c, RsDraft rs, Inheritable rsTiming, VirtualServerId vs, string? inheritedVirtualHost)
     {
         (int defaultRetry, TimeSpan? defaultDbr) = c.Kind switch
         {
@@ -1054,7 +1059,8 @@ internal sealed partial class KeepalivedBinder
                     Warning(c.Location, $"{c.Kind} has no url - checker ignored");
                     return null;
                 }
-                return new HttpCheck(timing, conn, c.Kind == "SSL_GET", c.Urls, c.VirtualHost, c.EnableSni, c.SniName, c.Location);
+                // The Host header: the url's own, else the checker's, the real server's, the virtual server's.
+                return new HttpCheck(timing, conn, c.Kind == "SSL_GET", c.Urls, c.VirtualHost ?? inheritedVirtualHost, c.EnableSni, c.SniName, c.Location);
             case "MISC_CHECK":
                 if (c.MiscPath is null)
                 {

@@ -24,7 +24,7 @@ internal sealed partial class KeepalivedBinder
 
     private static readonly HashSet<string> SyncGroupUnsupported = new(StringComparer.Ordinal)
     {
-        "track_file", "track_process", "track_bfd", "smtp_alert", "notify_stop", "notify_priority_changes",
+        "track_file", "track_process", "track_bfd", "smtp_alert", "notify_priority_changes",
         "sync_group_tracking_weight",
     };
 
@@ -618,7 +618,7 @@ internal sealed partial class KeepalivedBinder
                         }
                     }
                     break;
-                case "notify_master" or "notify_backup" or "notify_fault" or "notify":
+                case "notify_master" or "notify_backup" or "notify_fault" or "notify_stop" or "notify":
                     if (NoBlock(n) && TryArg(n, 0, out _))
                         notify = WithNotify(notify, n.Name, JoinArgs(n));
                     break;
@@ -807,6 +807,8 @@ internal sealed partial class KeepalivedBinder
                 else
                     Warning(_syncMemberAt.GetValueOrDefault((g.Name, m), g.Location), $"Virtual router {m} specified in sync group {g.Name} doesn't exist - ignoring");
             }
+            if (kept.Count == 1)
+                Warning(g.Location, $"Sync group {g.Name} has only 1 virtual router(s) - this probably isn't what you want");
             if (kept.Count != g.Instances.Count)
                 _syncGroups[k] = g with { Instances = kept };
         }

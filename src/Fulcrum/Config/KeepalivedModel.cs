@@ -320,7 +320,10 @@ public readonly record struct StatusCodeRange(int From, int To);
 /// <summary>`url { path digest status_code virtualhost }`. StatusCodes default to 200-299.</summary>
 public sealed record HttpUrl(string Path, string? Digest, IReadOnlyList<StatusCodeRange> StatusCodes, string? VirtualHost, SourceLocation Location);
 
-/// <summary>HTTP_GET or SSL_GET (IsSsl). delay_before_retry defaults to 3 s (check_http.c).</summary>
+/// <summary>
+/// HTTP_GET or SSL_GET (IsSsl). delay_before_retry defaults to 3 s (check_http.c). VirtualHost is
+/// the checker's, else the real server's, else the virtual server's; a url's own one wins over it.
+/// </summary>
 public sealed record HttpCheck(
     CheckTiming Timing,
     CheckConnection Connection,

@@ -365,4 +365,22 @@ public class KeepalivedDefaultsTests
         Assert.Empty(r.Diagnostics);
         Assert.Equal(new LvsSyncDaemon("eth1", "VI_1", 3, 1400, 8849, 2, IPAddress.Parse("239.1.2.3")), r.Configuration.Global.LvsSyncDaemon);
     }
+    [Fact]
+    public void HttpCheck_VirtualHost_InheritedFromRealServerThenVirtualServer()
+    {
+        var vs = Service(" virtualhost vs.example", " virtualhost rs.example\n HTTP_GET {\n  url {\n   path /\n  }\n }\n HTTP_GET {\n  virtualhost own.example\n  url {\n   path /\n  }\n }");
+        var checks = Assert.Single(vs.RealServers).Checkers;
+        Assert.Equal("rs.example", Assert.IsType<HttpCheck>(checks[0]).VirtualHost);
+        Assert.Equal("own.example", Assert.IsType<HttpCheck>(checks[1]).VirtualHost);
+        var onlyVs = Service(" virtualhost vs.example", " HTTP_GET {\n  url {\n   path /\n  }\n }");
+        Assert.Equal("vs.example", Assert.IsType<HttpCheck>(Assert.Single(Assert.Single(onlyVs.RealServers).Checkers)).VirtualHost);
+    }
+
+    [Fact]
+    public void SyncGroup_NotifyStop_Parsed()
+    {
+        var r = Parse("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 9\n}\nvrrp_sync_group G {\n group {\n  VI_1\n }\n notify_stop \"/bin/stop x\"\n}\n");
+        Assert.Equal("d.conf:5:1: Sync group G has only 1 virtual router(s) - this probably isn't what you want", Assert.Single(r.Diagnostics).Error.ToString());
+        Assert.Equal("/bin/stop x", Assert.Single(r.Configuration.VrrpSyncGroups).Notify.Stop);
+    }
 }
