@@ -632,6 +632,9 @@ internal sealed partial class KeepalivedBinder
             int len = System.Numerics.BitOperations.PopCount(m);
             if (len > 0 && (len == 32 || m << len == 0))
                 return len;
+            // keepalived passes any IPv4 mask through; the IPVS model here holds a prefix length.
+            Error(t.Location, $"persistence_granularity '{t.Text}' is not a contiguous netmask (not supported)");
+            return null;
         }
         else if (ParseInteger(t.Text, out long prefix) && prefix >= 1 && prefix <= 128)
             return (int)prefix;
