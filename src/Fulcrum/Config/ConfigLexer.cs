@@ -310,10 +310,9 @@ internal sealed class ConfigLexer
             }
             if (c == '{' || c == '}')
             {
-                // parser.c read_line: a brace splits the line; what precedes it is a statement of its own.
-                if (any && c == '{')
-                    any = false;
-                else if (any)
+                // parser.c read_line: a brace splits the line. Words before `{` are the block's
+                // keyword line (no end-of-line between them); words before `}` end a statement.
+                if (any && c == '}')
                     EndLine(line.LocationAt(i));
                 _tokens.Add(new ConfigToken(c == '{' ? TokenKind.OpenBrace : TokenKind.CloseBrace, c.ToString(), line.LocationAt(i)));
                 any = false;
