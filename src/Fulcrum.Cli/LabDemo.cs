@@ -95,12 +95,13 @@ internal static class LabDemo
     /// </summary>
     private static bool RepliesBypassDirector(LabCluster lab, LabDirector director, Narrator say)
     {
-        long clientRx0 = Counter(lab, "client", "rx_packets"), lbRx0 = Counter(lab, "lb1", "rx_packets"), lbTx0 = Counter(lab, "lb1", "tx_packets");
+        long clientTx0 = Counter(lab, "client", "tx_packets"), clientRx0 = Counter(lab, "client", "rx_packets"), lbRx0 = Counter(lab, "lb1", "rx_packets"), lbTx0 = Counter(lab, "lb1", "tx_packets");
         for (int i = 0; i < Requests; i++)
         {
             lab.Exec("client", "curl", "-s", "--max-time", "2", $"http://{LabAddresses.Vip}/");
         }
 
+        long clientTx = Counter(lab, "client", "tx_packets") - clientTx0;
         long clientRx = Counter(lab, "client", "rx_packets") - clientRx0;
         long lbRx = Counter(lab, "lb1", "rx_packets") - lbRx0;
         long lbTx = Counter(lab, "lb1", "tx_packets") - lbTx0;
@@ -108,10 +109,11 @@ internal static class LabDemo
         var line = stats.Split('\n').First(l => l.StartsWith("TCP ", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
         string outPkts = line[4];
 
-        // lb1 receives the client's segments (and forwards them: lbTx ≈ lbRx); replies must not add to it.
-        bool bypass = outPkts == "0" && clientRx > 0 && lbRx < clientRx + (clientRx / 2) && lbTx <= lbRx + 10;
+        // lb1 receives the client's segments and forwards them (lbTx ≈ lbRx ≈ clientTx); had the
+        // replies crossed it, lb1 would also have received the client's clientRx packets.
+        bool bypass = outPkts == "0" && clientRx > 0 && lbRx < clientTx + (clientRx / 2) && lbTx <= lbRx + 10;
         say.Result(bypass, "Direct routing",
-            $"client received {clientRx} packets; director lb1 received {lbRx} and sent {lbTx} (requests only); director OutPkts {outPkts}");
+            $"client sent {clientTx} and received {clientRx} packets; director lb1 received {lbRx} and sent {lbTx} (the client's requests only); director OutPkts {outPkts}");
         return bypass;
     }
 
