@@ -13,13 +13,17 @@ namespace Fulcrum.Lab;
 /// </summary>
 public static class UdpEchoServer
 {
-    /// <summary>Serves until <paramref name="cancellationToken"/> fires; returns the process exit code.</summary>
-    public static int Run(int port, string name, CancellationToken cancellationToken)
+    /// <summary>Serves on every local address until <paramref name="cancellationToken"/> fires; returns the process exit code.</summary>
+    public static int Run(int port, string name, CancellationToken cancellationToken) =>
+        Run(port, name, LocalAddresses(), cancellationToken);
+
+    /// <summary>Serves on the given addresses only.</summary>
+    public static int Run(int port, string name, IReadOnlyList<IPAddress> addresses, CancellationToken cancellationToken)
     {
         var sockets = new List<Socket>();
         try
         {
-            foreach (var address in LocalAddresses())
+            foreach (var address in addresses)
             {
                 var s = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
                 sockets.Add(s);

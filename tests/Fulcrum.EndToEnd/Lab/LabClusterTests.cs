@@ -12,7 +12,6 @@ public sealed class LabClusterTests : IClassFixture<LabFixture>
     [Fact]
     public void Up_EveryHost_HasItsNamespaceAndRealServersRun()
     {
-        var list = File.ReadAllText("/proc/self/mounts");
         foreach (var host in LabCluster.Hosts)
         {
             Assert.True(File.Exists("/run/netns/" + _lab.NamespaceOf(host)), $"no namespace for {host}");
@@ -21,7 +20,6 @@ public sealed class LabClusterTests : IClassFixture<LabFixture>
 
         var running = _lab.TrackedProcesses().Where(p => !p.HasExited).Select(p => p.Host + "/" + p.Name).Order().ToArray();
         Assert.Equal(["rs1/nginx", "rs1/perl", "rs2/nginx", "rs2/perl", "rs3/nginx", "rs3/perl"], running);
-        Assert.NotEmpty(list);
     }
 
     [Theory]
@@ -91,7 +89,7 @@ public sealed class LabClusterTests : IClassFixture<LabFixture>
     }
 
     [Fact]
-    public void RootNamespace_HasNoLabInterfaceOrNamespaceOtherThanNamed()
+    public void RootNamespace_Links_HaveNoLabInterface()
     {
         var links = Fulcrum.RealServerSetup.ExternalCommand.Run("ip", ["-o", "link", "show"]).StdOut;
         foreach (var name in new[] { "br0:", " rs1@", " lb1@", " router@", " eth1@" })
