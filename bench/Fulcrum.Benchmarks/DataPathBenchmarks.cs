@@ -81,8 +81,8 @@ public class DataPathBenchmarks
         const int IpLength = 20 + 20 + 74;
         var f = new byte[14 + IpLength];
         BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), EtherTypes.Ipv4);
-        Ipv4Header.TryCreate(f.AsSpan(14), out var ip);
         f[14] = 0x45;
+        Ipv4Header.TryCreate(f.AsSpan(14), out var ip);
         ip.TotalLength = IpLength;
         ip.TimeToLive = 64;
         ip.Protocol = IpProtocols.Tcp;
