@@ -99,8 +99,9 @@ director_off() {
   if [ -n "$FULCRUM_PID" ]; then
     kill "$FULCRUM_PID" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$FULCRUM_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$FULCRUM_PID" 2>/dev/null
-    wait "$FULCRUM_PID" 2>/dev/null
+    # Gone already after a clean stop: under set -e a failing kill must not end the run.
+    kill -9 "$FULCRUM_PID" 2>/dev/null || true
+    wait "$FULCRUM_PID" 2>/dev/null || true
     FULCRUM_PID=""
   fi
   ns lb1 nft delete table netdev fulcrum_bench 2>/dev/null || true

@@ -17,6 +17,7 @@ internal static class Program
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(new Command("adm", "ipvsadm, option for option: fulcrum adm [--control SOCK] ARGS..."));
         root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(CheckConfigCommand.Create());
         foreach (var command in ExtraCommands.Create())
         {
             root.Subcommands.Add(command);

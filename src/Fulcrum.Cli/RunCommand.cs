@@ -29,10 +29,9 @@ internal static class RunCommand
                 ControlSocketPath = parse.GetValue(control)!,
                 ConfigFile = parse.GetValue(config),
             };
-            if (options.ConfigFile is not null)
+            if (options.ConfigFile is not null && !CheckConfigCommand.Report(options.ConfigFile))
             {
-                Console.Error.WriteLine("fulcrum run: keepalived.conf loading is not implemented yet (issue 3); configure with `fulcrum adm`");
-                return 2;
+                return 1;
             }
 
             if (!Directory.Exists($"/sys/class/net/{options.Interface}"))

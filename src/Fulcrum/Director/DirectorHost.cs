@@ -32,6 +32,8 @@ public static class DirectorHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), workerCount: 1, options.MaxConnections));
         services.AddSingleton<DirectorStatus>();
+        services.AddSingleton<ConfigService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ConfigService>());
 
         // Start order matters: stale rules go before the ring opens; the socket opens last,
         // so a client that can connect finds a working director.

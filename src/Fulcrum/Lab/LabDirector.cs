@@ -113,7 +113,9 @@ public sealed class LabDirector
         {
             if (File.Exists(Path.Combine(dir.FullName, "Fulcrum.slnx")))
             {
-                foreach (var config in new[] { "Release", "Debug" })
+                // The caller's own configuration first (tests in bin/Debug use the Debug CLI).
+                string[] configs = AppContext.BaseDirectory.Contains("/bin/Debug/", StringComparison.Ordinal) ? ["Debug", "Release"] : ["Release", "Debug"];
+                foreach (var config in configs)
                 {
                     var candidate = Path.Combine(dir.FullName, "src", "Fulcrum.Cli", "bin", config, "net10.0", "fulcrum");
                     if (File.Exists(candidate))

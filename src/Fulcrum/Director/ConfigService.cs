@@ -1,0 +1,182 @@
+using System.Runtime.InteropServices;
+using Fulcrum.Balancing;
+using Fulcrum.Config;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fulcrum.Director;
+
+/// <summary>
+/// Loads keepalived.conf's virtual servers into the running table at start and re-applies the file
+/// on SIGHUP, as keepalived does. A reload applies only the difference (edits in place, never
+/// delete-and-re-add), so established connections keep their real servers; a file with errors
+/// leaves the running configuration in force and says why (file:line:column). Services added by
+/// hand with `fulcrum adm` are not the file's, and a reload leaves them alone.
+/// </summary>
+internal sealed partial class ConfigService : IHostedService, IDisposable
+{
+    private readonly DirectorOptions _options;
+    private readonly IpvsTable _table;
+    private readonly ILogger<ConfigService> _logger;
+    private readonly Lock _gate = new();
+    private IReadOnlyList<(ServiceSpec Service, IReadOnlyList<DestSpec> Dests)> _applied = [];
+    private PosixSignalRegistration? _sighup;
+
+    public ConfigService(DirectorOptions options, IpvsTable table, ILogger<ConfigService> logger)
+    {
+        _options = options;
+        _table = table;
+        _logger = logger;
+    }
+
+    /// <summary>The configuration in force (null before the first successful load, or without -f).</summary>
+    public KeepalivedConfiguration? Current { get; private set; }
+
+    /// <summary>Raised after a (re)load was applied, with the new configuration.</summary>
+    public event Action<KeepalivedConfiguration>? Applied;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_options.ConfigFile is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        // At start a broken file is fatal: there is no running configuration to fall back on.
+        if (!Load(_options.ConfigFile, out var config))
+        {
+            throw new InvalidOperationException($"{_options.ConfigFile} has errors; not starting (see the log)");
+        }
+
+        Apply(config);
+        _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            Reload();
+        });
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _sighup?.Dispose();
+        _sighup = null;
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _sighup?.Dispose();
+
+    /// <summary>Re-reads the file; applies it only if it has no errors.</summary>
+    public bool Reload()
+    {
+        var path = _options.ConfigFile;
+        if (path is null)
+        {
+            return false;
+        }
+
+        LogReloading(path);
+        if (!Load(path, out var config))
+        {
+            LogReloadRejected(path);
+            return false;
+        }
+
+        Apply(config);
+        return true;
+    }
+
+    private bool Load(string path, out KeepalivedConfiguration config)
+    {
+        var result = KeepalivedConfig.Load(path);
+        foreach (var d in result.Diagnostics)
+        {
+            if (d.IsError)
+            {
+                LogConfigError(d.ToString());
+            }
+            else
+            {
+                LogConfigWarning(d.ToString());
+            }
+        }
+
+        config = result.Configuration;
+        return result.Success;
+    }
+
+    private void Apply(KeepalivedConfiguration config)
+    {
+        lock (_gate)
+        {
+            var desired = KeepalivedIpvs.ToIpvs(config);
+            var diff = IpvsDiff.Compute(_applied, desired);
+            int failures = 0;
+            foreach (var s in diff.AddedServices)
+            {
+                failures += Check(_table.AddService(s), "add service", s.Key);
+            }
+
+            foreach (var s in diff.ChangedServices)
+            {
+                failures += Check(_table.EditService(s), "edit service", s.Key);
+            }
+
+            foreach (var (key, d) in diff.AddedDests)
+            {
+                failures += Check(_table.AddDest(key, d), $"add real server {d.Address}:{d.Port} to", key);
+            }
+
+            foreach (var (key, d) in diff.ChangedDests)
+            {
+                failures += Check(_table.EditDest(key, d), $"edit real server {d.Address}:{d.Port} of", key);
+            }
+
+            foreach (var (key, d) in diff.RemovedDests)
+            {
+                failures += Check(_table.DeleteDest(key, d.Address, d.Port), $"remove real server {d.Address}:{d.Port} from", key);
+            }
+
+            foreach (var key in diff.RemovedServices)
+            {
+                failures += Check(_table.DeleteService(key), "remove service", key);
+            }
+
+            _applied = desired;
+            Current = config;
+            LogApplied(desired.Count, diff.AddedServices.Count, diff.ChangedServices.Count, diff.RemovedServices.Count,
+                diff.AddedDests.Count, diff.ChangedDests.Count, diff.RemovedDests.Count, failures);
+        }
+
+        Applied?.Invoke(config);
+    }
+
+    private int Check(int errno, string what, ServiceKey key)
+    {
+        if (errno == IpvsErrno.Ok)
+        {
+            return 0;
+        }
+
+        LogApplyFailed(what, key.ToString(), errno);
+        return 1;
+    }
+
+    [LoggerMessage(EventId = 500, Level = LogLevel.Error, Message = "{Diagnostic}")]
+    private partial void LogConfigError(string diagnostic);
+
+    [LoggerMessage(EventId = 501, Level = LogLevel.Warning, Message = "{Diagnostic}")]
+    private partial void LogConfigWarning(string diagnostic);
+
+    [LoggerMessage(EventId = 502, Level = LogLevel.Information, Message = "SIGHUP: reloading {Path}")]
+    private partial void LogReloading(string path);
+
+    [LoggerMessage(EventId = 503, Level = LogLevel.Error, Message = "reload of {Path} rejected: it has errors; the running configuration stays in force")]
+    private partial void LogReloadRejected(string path);
+
+    [LoggerMessage(EventId = 504, Level = LogLevel.Information, Message = "configuration applied: {Services} virtual service(s); services +{Added} ~{Changed} -{Removed}, real servers +{DestsAdded} ~{DestsChanged} -{DestsRemoved}, {Failures} failure(s)")]
+    private partial void LogApplied(int services, int added, int changed, int removed, int destsAdded, int destsChanged, int destsRemoved, int failures);
+
+    [LoggerMessage(EventId = 505, Level = LogLevel.Error, Message = "cannot {What} {Service}: errno {Errno}")]
+    private partial void LogApplyFailed(string what, string service, int errno);
+}
