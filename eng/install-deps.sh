@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Fulcrum's lab, tests and benchmarks use. Idempotent; needs root.
 set -euo pipefail
-pkgs=(iproute2 nftables nginx-light wrk curl tcpdump iperf3 hyperfine ethtool procps iputils-arping iputils-ping)
+# clang and zlib1g-dev: Native AOT publishing of the `fulcrum` binary links with them.
+pkgs=(iproute2 nftables nginx-light wrk curl tcpdump iperf3 hyperfine ethtool procps iputils-arping iputils-ping
+      clang zlib1g-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
