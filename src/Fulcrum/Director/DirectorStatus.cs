@@ -25,12 +25,16 @@ internal sealed class DirectorStatus
 
     public string Render(bool json)
     {
-        long forwarded = 0, completed = 0;
+        long forwarded = 0, completed = 0, rx = 0, tx = 0, kernelDrops = 0;
         var drops = new long[(int)DropReason.Count];
         foreach (var worker in _dataPlane?.Workers ?? [])
         {
             forwarded += worker.Forwarded;
             completed += worker.ChecksumsCompleted;
+            var ring = worker.Ring.ReadCounters();
+            rx += ring.RxFrames;
+            tx += ring.TxFrames;
+            kernelDrops += ring.KernelDrops;
             for (int r = 1; r < drops.Length; r++)
             {
                 drops[r] += worker.Drops((DropReason)r);
@@ -42,6 +46,9 @@ internal sealed class DirectorStatus
         if (json)
         {
             sb.Append("{\"interface\":\"").Append(_options.Interface).Append("\",");
+            sb.Append("\"rx_frames\":").Append(rx).Append(',');
+            sb.Append("\"tx_frames\":").Append(tx).Append(',');
+            sb.Append("\"rx_ring_kernel_drops\":").Append(kernelDrops).Append(',');
             sb.Append("\"forwarded\":").Append(forwarded).Append(',');
             sb.Append("\"checksums_completed\":").Append(completed).Append(',');
             sb.Append("\"drops\":{");
@@ -55,6 +62,8 @@ internal sealed class DirectorStatus
         }
 
         sb.Append("Interface: ").Append(_options.Interface).Append('\n');
+        sb.Append("Frames received: ").Append(rx).Append(", sent: ").Append(tx)
+          .Append(", dropped by the kernel (RX ring full): ").Append(kernelDrops).Append('\n');
         sb.Append("Forwarded frames: ").Append(forwarded).Append('\n');
         sb.Append("Checksums completed: ").Append(completed).Append('\n');
         sb.Append("Drops:\n");
