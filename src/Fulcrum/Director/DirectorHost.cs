@@ -1,6 +1,7 @@
 using Fulcrum.Balancing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 
 namespace Fulcrum.Director;
@@ -22,6 +23,14 @@ public static class DirectorHost
         });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Services.AddSystemd();
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET")))
+        {
+            // AddSystemd only switches on when the parent process is systemd itself; a unit whose
+            // ExecStart is a wrapper (`ip netns exec NS fulcrum run`, as a director in a namespace
+            // is started) would never send READY=1. systemd's NOTIFY_SOCKET is the real signal.
+            builder.Services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+            builder.Services.AddSingleton<IHostLifetime, SystemdLifetime>();
+        }
         builder.Services.AddFulcrumDirector(options);
         return builder.Build();
     }
