@@ -109,10 +109,10 @@ public sealed class Balancer
         }
 
         var scheduler = svc.SchedulerFor(Index);
-        var dests = svc.DestArray;
-        if (!ReferenceEquals(scheduler.Bound, dests))
-            scheduler.Update(dests);
-        var picked = scheduler.Pick(svc, in packet);
+        var set = svc.DestSet;
+        if (!ReferenceEquals(scheduler.Bound, set.Dests))
+            scheduler.Update(set);
+        var picked = scheduler.Pick(svc, in packet, nowMs);
         if (picked is null)
         {
             reason = DropReason.NoRealServer;
