@@ -31,6 +31,7 @@ public sealed class IpvsTable : IIpvsControl
     private ServiceSnapshot _snapshot = ServiceSnapshot.Empty;
     private long _generation;
     private long _lastRateTimestamp;
+    private bool _expireQuiescentTemplate;
 
     public IpvsTable(TimeProvider time, int workerCount = 1, int maxConnectionsPerWorker = 1 << 20)
     {
@@ -41,6 +42,16 @@ public sealed class IpvsTable : IIpvsControl
         _workers = new Balancer?[workerCount];
         _maxConnectionsPerWorker = maxConnectionsPerWorker;
         _lastRateTimestamp = time.GetTimestamp();
+    }
+
+    /// <summary>
+    /// sysctl net.ipv4.vs.expire_quiescent_template (default 0): when set, a persistence template whose dest
+    /// has weight 0 is invalid, so its clients are scheduled afresh; when clear, they stay on the quiesced dest.
+    /// </summary>
+    public bool ExpireQuiescentTemplate
+    {
+        get => Volatile.Read(ref _expireQuiescentTemplate);
+        set => Volatile.Write(ref _expireQuiescentTemplate, value);
     }
 
     /// <summary>Raised after each successful change of services, dests or timeouts (outside the lock).</summary>
