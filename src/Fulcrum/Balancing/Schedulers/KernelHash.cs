@@ -16,7 +16,10 @@ internal static class KernelHash
     /// two unsigned-long key words; the 4 input bytes are the value in little-endian order (x86), and the
     /// u64 result is truncated to u32.
     /// </summary>
-    public static uint HSipHash(uint value, ulong k0, ulong k1)
+    public static uint HSipHash(uint value, ulong k0, ulong k1) => (uint)SipHash(value, k0, k1, 1, 3);
+
+    /// <summary>SipHash-c-d of a 4-byte message (the value's little-endian bytes): the reference construction.</summary>
+    internal static ulong SipHash(uint value, ulong k0, ulong k1, int compressionRounds, int finalizationRounds)
     {
         ulong v0 = 0x736f6d6570736575UL ^ k0;
         ulong v1 = 0x646f72616e646f6dUL ^ k1;
@@ -24,13 +27,13 @@ internal static class KernelHash
         ulong v3 = 0x7465646279746573UL ^ k1;
         ulong b = (4UL << 56) | value;
         v3 ^= b;
-        Round(ref v0, ref v1, ref v2, ref v3);
+        for (int i = 0; i < compressionRounds; i++)
+            Round(ref v0, ref v1, ref v2, ref v3);
         v0 ^= b;
         v2 ^= 0xff;
-        Round(ref v0, ref v1, ref v2, ref v3);
-        Round(ref v0, ref v1, ref v2, ref v3);
-        Round(ref v0, ref v1, ref v2, ref v3);
-        return (uint)((v0 ^ v1) ^ (v2 ^ v3));
+        for (int i = 0; i < finalizationRounds; i++)
+            Round(ref v0, ref v1, ref v2, ref v3);
+        return (v0 ^ v1) ^ (v2 ^ v3);
     }
 
     private static void Round(ref ulong v0, ref ulong v1, ref ulong v2, ref ulong v3)
