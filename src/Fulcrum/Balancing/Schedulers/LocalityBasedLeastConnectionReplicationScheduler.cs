@@ -30,7 +30,7 @@ internal sealed class LocalityBasedLeastConnectionReplicationScheduler : ISchedu
         public Members Set;
     }
 
-    private readonly Dictionary<uint, Entry> _cache = new(LocalityCache.HardLimit);
+    private readonly Dictionary<uint, Entry> _cache = new(LocalityCache.InitialCapacity);
     private RealServer[] _dests = [];
     private long _nextCheckMs = long.MinValue;
     private int _counter = 1;

@@ -29,6 +29,12 @@ internal static class LocalityCache
     public const int HardLimit = MaxSize * 2;
 
     /// <summary>
+    /// The cache starts small and doubles as targets arrive (a handful of times up to the bound, never per
+    /// packet), so a service that sees few targets costs little per worker.
+    /// </summary>
+    public const int InitialCapacity = 64;
+
+    /// <summary>
     /// ip_vs_lblc_schedule's weighted least-connection choice over the whole service (__ip_vs_lblc_schedule,
     /// identical in lblcr): overhead * weight compared, ties to the earlier dest, overloaded skipped.
     /// </summary>
@@ -101,7 +107,7 @@ internal sealed class LocalityBasedLeastConnectionScheduler : IScheduler
         public long LastUse;
     }
 
-    private readonly Dictionary<uint, Entry> _cache = new(LocalityCache.HardLimit);
+    private readonly Dictionary<uint, Entry> _cache = new(LocalityCache.InitialCapacity);
     private RealServer[] _dests = [];
     private long _nextCheckMs = long.MinValue;
     private int _counter = 1;
