@@ -694,4 +694,45 @@ public class KernelSchedulerTests
         var w = t.CreateWorker(0);
         Assert.NotNull(w.Open(t, 1000));
     }
+
+    [Fact]
+    public void Sh_ThroughBalancer_ClientPortsShareDest_ShPortSpreadsThem()
+    {
+        var t = new IpvsTable(new FakeTimeProvider(), 1, 1024);
+        t.AddService(new ServiceSpec(Tcp80, "sh"));
+        for (int i = 0; i < 4; i++)
+            t.AddDest(Tcp80, new DestSpec(Addresses[i], 80));
+        var w = t.CreateWorker(0);
+        var first = w.Open(t, 1000).Address;
+        for (ushort port = 1001; port < 1020; port++)
+            Assert.Equal(first, w.Open(t, port).Address);
+
+        // ipvsadm -E ... -b sh-port: the flag is read per decision, no rebind needed.
+        Assert.Equal(IpvsErrno.Ok, t.EditService(new ServiceSpec(Tcp80, "sh", SchedulerFlags.Flag2)));
+        var seen = new HashSet<IPAddress>();
+        for (ushort port = 2000; port < 2040; port++)
+            seen.Add(w.Open(t, port).Address);
+        Assert.True(seen.Count > 1);
+    }
+
+    [Fact]
+    public void Sed_UpperThreshold_StopsAtXResumesBelowY()
+    {
+        var time = new FakeTimeProvider();
+        var t = new IpvsTable(time, 1, 1024);
+        t.AddService(new ServiceSpec(Tcp80, "sed"));
+        t.AddDest(Tcp80, new DestSpec(Rs1, 80, Weight: 1));
+        t.AddDest(Tcp80, new DestSpec(Rs2, 80, Weight: 100, UpperThreshold: 1)); // list: B A
+        var w = t.CreateWorker(0);
+        Assert.Equal(Rs2, w.Open(t, 1).Address); // B by far the fastest
+        Assert.Equal(Rs1, w.Open(t, 2).Address); // B reached -x 1: overloaded
+        Assert.Equal(Rs1, w.Open(t, 3).Address);
+
+        w.Send(t, Tcp(1, Ack), out _, out _);
+        w.Send(t, Tcp(1, Rst | Ack), out _, out _); // CLOSE, 10 s
+        time.Advance(TimeSpan.FromSeconds(11));
+        w.Expire(t.NowMs, 1024);
+        // Below 3/4 of -x (no -y): B takes connections again.
+        Assert.Equal(Rs2, w.Open(t, 4).Address);
+    }
 }
