@@ -108,19 +108,28 @@ public sealed class Balancer
             return BalanceVerdict.Drop;
         }
 
-        var scheduler = svc.SchedulerFor(Index);
-        var dests = svc.DestArray;
-        if (!ReferenceEquals(scheduler.Bound, dests))
-            scheduler.Update(dests);
-        var picked = scheduler.Pick(svc, in packet);
-        if (picked is null)
+        var spec = svc.Spec;
+        int template = -1;
+        RealServer? picked;
+        if (spec.Persistent)
         {
-            reason = DropReason.NoRealServer;
-            return BalanceVerdict.Drop;
+            picked = SchedulePersistent(svc, spec, in packet, nowMs, onePacket, out template, out reason);
+            if (picked is null)
+                return BalanceVerdict.Drop;
+        }
+        else
+        {
+            picked = Schedule(svc, in packet, nowMs);
+            if (picked is null)
+            {
+                reason = DropReason.NoRealServer;
+                return BalanceVerdict.Drop;
+            }
         }
 
         if (onePacket)
         {
+            // The one-packet connection is controlled by the template only for its own lifetime: no trace.
             picked.Counters.Slot(Index).Conns++;
             svc.Counters.Slot(Index).Conns++;
             CountIn(picked, svc, packet.IpLength);
@@ -132,6 +141,12 @@ public sealed class Balancer
         ref var n = ref _conns.At(index);
         n.Dest = picked;
         n.Service = svc;
+        if (template >= 0)
+        {
+            // ip_vs_control_add: the template lives as long as the connections it controls.
+            n.Control = template;
+            _conns.At(template).Controlled++;
+        }
         // __ip_vs_update_dest: every dest's connections start INACTIVE; non-NAT ones are NOOUTPUT.
         n.Flags |= ConnectionFlags.Inactive;
         if (picked.Method != ForwardingMethod.Masquerade)
@@ -154,6 +169,115 @@ public sealed class Balancer
         return BalanceVerdict.Forward;
     }
 
+    private RealServer? Schedule(VirtualService svc, in ParsedPacket packet, long nowMs)
+    {
+        var scheduler = svc.SchedulerFor(Index);
+        var set = svc.DestSet;
+        if (!ReferenceEquals(scheduler.Bound, set.Dests))
+            scheduler.Update(set);
+        return scheduler.Pick(svc, in packet, nowMs);
+    }
+
+    /// <summary>
+    /// ip_vs_sched_persist for an IPv4 service with a port: the template &lt;protocol, client &amp; netmask, 0,
+    /// VIP, port&gt; (port 0 for FTP's port 21, so its data connections follow) picks the dest while it is
+    /// valid (ip_vs_check_template: the dest still in the service and, only with expire_quiescent_template,
+    /// weight &gt; 0); otherwise the scheduler picks and a new template records the choice. Every use restarts
+    /// the template's timer with its timeout. Templates are per worker, like connections.
+    /// </summary>
+    private RealServer? SchedulePersistent(VirtualService svc, ServiceSpec spec, in ParsedPacket packet, long nowMs,
+        bool onePacket, out int template, out DropReason reason)
+    {
+        reason = DropReason.None;
+        int prefix = spec.NetmaskPrefix;
+        uint mask = prefix <= 0 ? 0u : prefix >= 32 ? uint.MaxValue : uint.MaxValue << (32 - prefix);
+        uint snet = packet.SourceAddress & mask;
+        ushort tport = svc.Port == FtpPort ? (ushort)0 : packet.DestinationPort;
+        uint vip = packet.DestinationAddress;
+        byte proto = packet.Protocol;
+        int tb = _conns.Bucket(proto, snet, 0, vip, tport);
+        template = _conns.Find(tb, proto, snet, 0, vip, tport, template: true);
+        if (template >= 0)
+        {
+            ref var t = ref _conns.At(template);
+            if (t.ExpiresMs <= nowMs && !ExpireTemplate(template, nowMs))
+                template = -1; // its timer fired: gone
+            else if (!CheckTemplate(template))
+                template = -1;
+        }
+
+        RealServer? dest;
+        if (template < 0)
+        {
+            if (_conns.Count + (onePacket ? 1 : 2) > _conns.Capacity)
+            {
+                reason = DropReason.TableFull;
+                return null;
+            }
+            dest = Schedule(svc, in packet, nowMs);
+            if (dest is null)
+            {
+                reason = DropReason.NoRealServer;
+                return null;
+            }
+            template = _conns.Add(tb, proto, snet, 0, vip, tport);
+            ref var t = ref _conns.At(template);
+            t.Flags |= ConnectionFlags.Template;
+            t.Dest = dest;
+            t.Service = svc;
+            t.TimeoutMs = spec.PersistenceTimeout * 1000L;
+            // ip_vs_bind_dest for a template: counted in PersistConn, not in ActiveConn/InActConn.
+            dest.Counters.Slot(Index).PersistentConns++;
+            if (dest.UpperThreshold != 0)
+                dest.CheckOverloadAfterBind();
+        }
+        else
+        {
+            dest = _conns.At(template).Dest!;
+        }
+
+        // ip_vs_conn_put on the template: its timer restarts.
+        ref var tt = ref _conns.At(template);
+        tt.ExpiresMs = nowMs + tt.TimeoutMs;
+        return dest;
+    }
+
+    private const ushort FtpPort = 21;
+
+    /// <summary>
+    /// ip_vs_check_template: a template whose dest left the service (or, with expire_quiescent_template,
+    /// was quiesced) is taken out of lookups (rehashed with ports 0xffff) and left to expire.
+    /// </summary>
+    private bool CheckTemplate(int index)
+    {
+        ref var t = ref _conns.At(index);
+        var d = t.Dest;
+        if (d is not null && d.IsAvailable && !(_table.ExpireQuiescentTemplate && d.Weight == 0))
+            return true;
+        if (t.VirtualPort != 0xFFFF)
+            _conns.Rekey(index, 0, 0xFFFF);
+        return false;
+    }
+
+    /// <summary>
+    /// ip_vs_conn_expire for a template whose timer fired: removed when it controls no connection, else
+    /// retried in 60 s (and its timeout becomes 60 s). Returns true when it is still there.
+    /// </summary>
+    private bool ExpireTemplate(int index, long nowMs)
+    {
+        ref var t = ref _conns.At(index);
+        if (t.Controlled > 0)
+        {
+            t.TimeoutMs = TemplateRetryMs;
+            t.ExpiresMs = nowMs + TemplateRetryMs;
+            return true;
+        }
+        Unbind(index);
+        return false;
+    }
+
+    private const long TemplateRetryMs = 60_000;
+
     /// <summary>
     /// Removes expired connections, examining at most <paramref name="budget"/> slots from where the last
     /// call stopped (one full sweep at most), and releases their counters. Returns how many it removed.
@@ -170,8 +294,15 @@ public sealed class Balancer
             ref var c = ref _conns.At(_cursor);
             if ((c.Flags & ConnectionFlags.InUse) != 0 && c.ExpiresMs <= nowMs)
             {
-                Unbind(_cursor);
-                removed++;
+                if ((c.Flags & ConnectionFlags.Template) == 0)
+                {
+                    Unbind(_cursor);
+                    removed++;
+                }
+                else if (!ExpireTemplate(_cursor, nowMs))
+                {
+                    removed++;
+                }
             }
             _cursor++;
         }
@@ -223,10 +354,14 @@ public sealed class Balancer
         ref var c = ref _conns.At(index);
         var dest = c.Dest!;
         ref var dc = ref dest.Counters.Slot(Index);
-        if ((c.Flags & ConnectionFlags.Inactive) != 0)
+        if ((c.Flags & ConnectionFlags.Template) != 0)
+            dc.PersistentConns--;
+        else if ((c.Flags & ConnectionFlags.Inactive) != 0)
             dc.InactiveConns--;
         else
             dc.ActiveConns--;
+        if (c.Control >= 0)
+            _conns.At(c.Control).Controlled--; // ip_vs_control_del
         if (dest.IsOverloaded)
             dest.CheckOverloadAfterUnbind();
         _conns.Remove(index);
@@ -243,6 +378,7 @@ public sealed class Balancer
             if ((c.Flags & ConnectionFlags.InUse) == 0 || dest is null || c.ExpiresMs <= nowMs)
                 continue;
             bool tcp = c.Protocol == (byte)IpProtocol.Tcp;
+            bool template = (c.Flags & ConnectionFlags.Template) != 0;
             into.Add(new ConnectionInfo(
                 (IpProtocol)c.Protocol,
                 ToAddress(c.ClientAddress),
@@ -251,7 +387,8 @@ public sealed class Balancer
                 c.VirtualPort,
                 dest.Address,
                 dest.Port,
-                tcp ? TcpStateMachine.Name(c.State) : "UDP",
+                // /proc/net/ip_vs_conn names a template's state NONE (TCP) or UDP.
+                template && tcp ? "NONE" : tcp ? TcpStateMachine.Name(c.State) : "UDP",
                 (uint)((c.ExpiresMs - nowMs) / 1000)));
         }
     }

@@ -13,7 +13,7 @@ internal enum ConnectionFlags : byte
     Inactive = 2,
     /// <summary>IP_VS_CONN_F_NOOUTPUT: the director never sees replies (DR, TUN), so TCP uses the INPUT-ONLY rows.</summary>
     NoOutput = 4,
-    /// <summary>IP_VS_CONN_F_TEMPLATE, reserved for persistence templates (not created yet).</summary>
+    /// <summary>IP_VS_CONN_F_TEMPLATE: a persistence template (client network, VIP, port) → dest, not a flow.</summary>
     Template = 8,
 }
 
@@ -33,6 +33,12 @@ internal struct Connection
     /// <summary>Next entry in the hash chain, or in the free list; -1 ends either.</summary>
     public int Next;
     public long ExpiresMs;
+    /// <summary>A template's own timeout (cp->timeout): the service's -p, or 60 s once it had to wait for its connections.</summary>
+    public long TimeoutMs;
+    /// <summary>For a connection: the slot of the template controlling it (cp->control), or -1.</summary>
+    public int Control;
+    /// <summary>For a template: how many connections it controls (cp->n_control).</summary>
+    public int Controlled;
     public RealServer? Dest;
     public VirtualService? Service;
 }
@@ -93,14 +99,18 @@ internal sealed class ConnectionTable
         return (int)(h >> _bucketShift);
     }
 
-    /// <summary>The entry for the 5-tuple in <paramref name="bucket"/>, or -1.</summary>
-    public int Find(int bucket, byte protocol, uint client, ushort clientPort, uint vip, ushort vport)
+    /// <summary>
+    /// The entry for the 5-tuple in <paramref name="bucket"/>, or -1. Connections and templates never match
+    /// each other (ip_vs_conn_in_get skips templates, ip_vs_ct_in_get wants them).
+    /// </summary>
+    public int Find(int bucket, byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template = false)
     {
+        var want = template ? ConnectionFlags.Template : ConnectionFlags.None;
         for (int i = _buckets[bucket]; i >= 0;)
         {
             ref var c = ref At(i);
             if (c.ClientAddress == client && c.ClientPort == clientPort && c.VirtualAddress == vip &&
-                c.VirtualPort == vport && c.Protocol == protocol)
+                c.VirtualPort == vport && c.Protocol == protocol && (c.Flags & ConnectionFlags.Template) == want)
                 return i;
             i = c.Next;
         }
@@ -134,6 +144,9 @@ internal sealed class ConnectionTable
         c.Protocol = protocol;
         c.State = IpvsTcpState.None;
         c.Flags = ConnectionFlags.InUse;
+        c.Control = -1;
+        c.Controlled = 0;
+        c.TimeoutMs = 0;
         c.Next = _buckets[bucket];
         _buckets[bucket] = index;
         Count++;
@@ -142,6 +155,33 @@ internal sealed class ConnectionTable
 
     /// <summary>Unlinks the entry from its chain and returns its slot to the free list.</summary>
     public void Remove(int index)
+    {
+        Unlink(index);
+        ref var c = ref At(index);
+        c.Flags = ConnectionFlags.None;
+        c.Dest = null;
+        c.Service = null;
+        c.Next = _freeHead;
+        _freeHead = index;
+        Count--;
+    }
+
+    /// <summary>
+    /// ip_vs_conn_rehash with a new virtual and client port: the entry stays (same slot) but is found under
+    /// the new key only. Used to take an invalid template out of lookups while its connections live.
+    /// </summary>
+    public void Rekey(int index, ushort clientPort, ushort vport)
+    {
+        Unlink(index);
+        ref var c = ref At(index);
+        c.ClientPort = clientPort;
+        c.VirtualPort = vport;
+        int bucket = Bucket(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort);
+        c.Next = _buckets[bucket];
+        _buckets[bucket] = index;
+    }
+
+    private void Unlink(int index)
     {
         ref var c = ref At(index);
         int bucket = Bucket(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort);
@@ -163,11 +203,5 @@ internal sealed class ConnectionTable
                 i = prev.Next;
             }
         }
-        c.Flags = ConnectionFlags.None;
-        c.Dest = null;
-        c.Service = null;
-        c.Next = _freeHead;
-        _freeHead = index;
-        Count--;
     }
 }

@@ -31,6 +31,7 @@ public sealed class IpvsTable : IIpvsControl
     private ServiceSnapshot _snapshot = ServiceSnapshot.Empty;
     private long _generation;
     private long _lastRateTimestamp;
+    private bool _expireQuiescentTemplate;
 
     public IpvsTable(TimeProvider time, int workerCount = 1, int maxConnectionsPerWorker = 1 << 20)
     {
@@ -41,6 +42,16 @@ public sealed class IpvsTable : IIpvsControl
         _workers = new Balancer?[workerCount];
         _maxConnectionsPerWorker = maxConnectionsPerWorker;
         _lastRateTimestamp = time.GetTimestamp();
+    }
+
+    /// <summary>
+    /// sysctl net.ipv4.vs.expire_quiescent_template (default 0): when set, a persistence template whose dest
+    /// has weight 0 is invalid, so its clients are scheduled afresh; when clear, they stay on the quiesced dest.
+    /// </summary>
+    public bool ExpireQuiescentTemplate
+    {
+        get => Volatile.Read(ref _expireQuiescentTemplate);
+        set => Volatile.Write(ref _expireQuiescentTemplate, value);
     }
 
     /// <summary>Raised after each successful change of services, dests or timeouts (outside the lock).</summary>
@@ -108,9 +119,10 @@ public sealed class IpvsTable : IIpvsControl
             if (err != 0)
                 return err;
             // ip_vs_edit_service rebinds only when the scheduler actually changes; otherwise its state stays.
-            if (svc.Spec.Scheduler != service.Scheduler)
-                svc.ReplaceScheduler(service.Scheduler);
+            bool rebind = svc.Spec.Scheduler != service.Scheduler;
             svc.Spec = service;
+            if (rebind)
+                svc.ReplaceScheduler(service.Scheduler);
             Publish();
         }
         Changed?.Invoke();
@@ -160,7 +172,7 @@ public sealed class IpvsTable : IIpvsControl
 
             PurgeTrash();
             var rs = TakeFromTrash(svc, dest.Address, port) ?? new RealServer(svc, dest.Address, port, _workers.Length);
-            Apply(rs, dest);
+            Apply(rs, dest, add: true);
             rs.Counters.ResetRates();
             rs.SetAvailable(true);
             // The kernel links a new dest at the head of the service's list.
@@ -188,7 +200,7 @@ public sealed class IpvsTable : IIpvsControl
             var rs = FindDest(svc, dest.Address, DestPort(key, dest));
             if (rs is null)
                 return IpvsErrno.ENOENT;
-            Apply(rs, dest);
+            Apply(rs, dest, add: false);
             // A new array even though the members are the same: schedulers see the edit (upd_dest hook).
             svc.DestArray = (RealServer[])svc.DestArray.Clone();
             Publish();
@@ -381,8 +393,11 @@ public sealed class IpvsTable : IIpvsControl
     }
 
     /// <summary>__ip_vs_update_dest's field updates.</summary>
-    private static void Apply(RealServer rs, DestSpec dest)
+    private static void Apply(RealServer rs, DestSpec dest, bool add)
     {
+        // "keep the last_weight with latest non-0 weight": mh builds its table from it.
+        if (add || dest.Weight != 0)
+            rs.LastWeight = dest.Weight;
         // A removed or raised upper threshold lifts the overload at once.
         if (dest.UpperThreshold == 0 || dest.UpperThreshold > rs.UpperThreshold)
             rs.SetOverloaded(false);

@@ -13,6 +13,7 @@ namespace Fulcrum.Balancing;
 public sealed class RealServer
 {
     private int _weight;
+    private int _lastWeight;
     private uint _upperThreshold;
     private uint _lowerThreshold;
     private int _method;
@@ -58,6 +59,13 @@ public sealed class RealServer
     {
         get => Volatile.Read(ref _weight);
         internal set => Volatile.Write(ref _weight, value);
+    }
+
+    /// <summary>The latest non-zero weight (the kernel's last_weight; the weight given at add even if 0).</summary>
+    public int LastWeight
+    {
+        get => Volatile.Read(ref _lastWeight);
+        internal set => Volatile.Write(ref _lastWeight, value);
     }
 
     /// <summary>Upper connection threshold (ipvsadm -x); 0 = none.</summary>

@@ -12,7 +12,7 @@ namespace Fulcrum.Balancing;
 public sealed class VirtualService
 {
     private ServiceSpec _spec;
-    private RealServer[] _dests = [];
+    private DestSet _destSet = DestSet.Empty;
     private IScheduler[] _schedulers;
 
     internal VirtualService(ServiceSpec spec, int workerCount)
@@ -68,11 +68,16 @@ public sealed class VirtualService
 
     internal RealServer[] DestArray
     {
-        get => Volatile.Read(ref _dests);
-        set => Volatile.Write(ref _dests, value);
+        get => Volatile.Read(ref _destSet).Dests;
+        // The scheduler's table (dh/sh buckets, Maglev ring) is built here, in the control plane, and
+        // published with the list it was built from.
+        set => Volatile.Write(ref _destSet, new DestSet(value, SchedulerFactory.BuildTable(Spec.Scheduler, value)));
     }
 
-    /// <summary>The scheduler's name (rr, wrr, wlc).</summary>
+    /// <summary>The dest list with its scheduler table: what workers read once per scheduling decision.</summary>
+    internal DestSet DestSet => Volatile.Read(ref _destSet);
+
+    /// <summary>The scheduler's name (rr, wrr, lc, wlc, sed, nq, dh, sh, lblc, lblcr, mh, fo, ovf, twos).</summary>
     public string SchedulerName => Spec.Scheduler;
 
     internal CounterSet Counters { get; }
@@ -80,9 +85,15 @@ public sealed class VirtualService
     /// <summary>The scheduler instance that belongs to one worker; only that worker calls it.</summary>
     internal IScheduler SchedulerFor(int worker) => Volatile.Read(ref _schedulers)[worker];
 
-    /// <summary>Binds a new scheduler (EditService with another -s): fresh state, as ip_vs_bind_scheduler.</summary>
-    internal void ReplaceScheduler(string name) =>
+    /// <summary>
+    /// Binds a new scheduler (EditService with another -s): fresh state, as ip_vs_bind_scheduler. Call after
+    /// the spec names it: the dest list is republished (a new array) with the new scheduler's table.
+    /// </summary>
+    internal void ReplaceScheduler(string name)
+    {
         Volatile.Write(ref _schedulers, CreateSchedulers(name, Counters.WorkerCount));
+        DestArray = (RealServer[])DestArray.Clone();
+    }
 
     private IScheduler[] CreateSchedulers(string name, int workerCount)
     {
@@ -90,7 +101,7 @@ public sealed class VirtualService
         for (int i = 0; i < workerCount; i++)
         {
             schedulers[i] = SchedulerFactory.Create(name);
-            schedulers[i].Update(DestArray);
+            schedulers[i].Update(DestSet);
         }
         return schedulers;
     }

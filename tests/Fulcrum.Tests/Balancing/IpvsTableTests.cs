@@ -38,13 +38,24 @@ public class IpvsTableTests
     [Theory]
     [InlineData("rr")]
     [InlineData("wrr")]
+    [InlineData("lc")]
     [InlineData("wlc")]
+    [InlineData("sed")]
+    [InlineData("nq")]
+    [InlineData("dh")]
+    [InlineData("sh")]
+    [InlineData("lblc")]
+    [InlineData("lblcr")]
+    [InlineData("mh")]
+    [InlineData("fo")]
+    [InlineData("ovf")]
+    [InlineData("twos")]
     public void AddService_SupportedScheduler_Ok(string scheduler) =>
         Assert.Equal(IpvsErrno.Ok, NewTable().AddService(new ServiceSpec(Tcp80, scheduler)));
 
     [Theory]
     [InlineData("nosuch")]
-    [InlineData("sh")]
+    [InlineData("RR")]
     [InlineData("")]
     public void AddService_UnknownScheduler_Enoent(string scheduler)
     {

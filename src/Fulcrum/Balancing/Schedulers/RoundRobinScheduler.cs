@@ -15,8 +15,9 @@ internal sealed class RoundRobinScheduler : IScheduler
 
     public RealServer[] Bound => _dests;
 
-    public void Update(RealServer[] dests)
+    public void Update(DestSet set)
     {
+        var dests = set.Dests;
         if (_last >= 0)
         {
             int idx = Array.IndexOf(dests, _dests[_last]);
@@ -28,7 +29,7 @@ internal sealed class RoundRobinScheduler : IScheduler
         _dests = dests;
     }
 
-    public RealServer? Pick(VirtualService service, in ParsedPacket packet)
+    public RealServer? Pick(VirtualService service, in ParsedPacket packet, long nowMs)
     {
         var dests = _dests;
         int n = dests.Length;

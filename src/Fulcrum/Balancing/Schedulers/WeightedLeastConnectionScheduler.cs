@@ -16,9 +16,9 @@ internal sealed class WeightedLeastConnectionScheduler : IScheduler
 
     public RealServer[] Bound => _dests;
 
-    public void Update(RealServer[] dests) => _dests = dests;
+    public void Update(DestSet set) => _dests = set.Dests;
 
-    public RealServer? Pick(VirtualService service, in ParsedPacket packet)
+    public RealServer? Pick(VirtualService service, in ParsedPacket packet, long nowMs)
     {
         var dests = _dests;
         int i = 0;

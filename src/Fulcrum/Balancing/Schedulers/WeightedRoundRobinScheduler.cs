@@ -25,8 +25,9 @@ internal sealed class WeightedRoundRobinScheduler : IScheduler
     internal int CurrentWeight => _cw;
 
     /// <summary>ip_vs_wrr_dest_changed (and ip_vs_wrr_init_svc, which is the same with cw = 0).</summary>
-    public void Update(RealServer[] dests)
+    public void Update(DestSet set)
     {
+        var dests = set.Dests;
         _dests = dests;
         _cl = Head;
         _di = GcdWeight(dests);
@@ -37,7 +38,7 @@ internal sealed class WeightedRoundRobinScheduler : IScheduler
             _cw = _cw / _di * _di + 1;
     }
 
-    public RealServer? Pick(VirtualService service, in ParsedPacket packet)
+    public RealServer? Pick(VirtualService service, in ParsedPacket packet, long nowMs)
     {
         var dests = _dests;
         int n = dests.Length;
