@@ -24,6 +24,7 @@ internal sealed partial class NeighbourService : IHostedService, IDisposable
     private readonly Dictionary<IPAddress, ulong> _known = [];
     private NeighbourTable? _neighbours;
     private Thread? _monitor;
+    private readonly CoalescingTrigger _refresh;
     private Timer? _retry;
     private int _ifIndex;
 
@@ -32,6 +33,7 @@ internal sealed partial class NeighbourService : IHostedService, IDisposable
         _options = options;
         _table = table;
         _logger = logger;
+        _refresh = new CoalescingTrigger(Refresh, ex => LogResolveFailed(IPAddress.None, ex.Message));
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -52,14 +54,14 @@ internal sealed partial class NeighbourService : IHostedService, IDisposable
             Name = "fulcrum-neighbours",
         };
         _monitor.Start();
-        _table.Changed += Refresh;
-        _retry = new Timer(_ => Refresh(), null, TimeSpan.Zero, RetryInterval);
+        _table.Changed += _refresh.Fire;
+        _retry = new Timer(_ => _refresh.Fire(), null, TimeSpan.Zero, RetryInterval);
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _table.Changed -= Refresh;
+        _table.Changed -= _refresh.Fire;
         _retry?.Dispose();
         _stop.Cancel();
         _monitor?.Join(TimeSpan.FromSeconds(2));

@@ -18,13 +18,16 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
     private readonly IpvsTable _table;
     private readonly ILogger<ServiceClaimService> _logger;
     private readonly Lock _gate = new();
+    private readonly CoalescingTrigger _trigger;
     private ServiceClaimRules? _rules;
+    private HashSet<(IpProtocol, System.Net.IPAddress, ushort)>? _installed;
 
     public ServiceClaimService(DirectorOptions options, IpvsTable table, ILogger<ServiceClaimService> logger)
     {
         _options = options;
         _table = table;
         _logger = logger;
+        _trigger = new CoalescingTrigger(Reinstall, ex => LogInstallFailed(_options.Interface, ex.Message));
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -35,14 +38,15 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
             LogStaleRemoved(_options.Interface);
         }
 
+        // The first install is synchronous: no virtual-service packet may reach the kernel's stack.
         Reinstall();
-        _table.Changed += Reinstall;
+        _table.Changed += _trigger.Fire;
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _table.Changed -= Reinstall;
+        _table.Changed -= _trigger.Fire;
         lock (_gate)
         {
             _rules?.Remove();
@@ -63,7 +67,7 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
 
     private void Reinstall()
     {
-        var claims = new List<(IpProtocol, System.Net.IPAddress, ushort)>();
+        var claims = new HashSet<(IpProtocol, System.Net.IPAddress, ushort)>();
         foreach (var service in _table.GetServices())
         {
             var key = service.Spec.Key;
@@ -75,7 +79,8 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
 
         lock (_gate)
         {
-            if (_rules is null)
+            // Most changes (real servers, weights) leave the set of claimed services as it was.
+            if (_rules is null || (_installed is not null && claims.SetEquals(_installed)))
             {
                 return;
             }
@@ -83,6 +88,7 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
             try
             {
                 _rules.Install(_options.Interface, claims);
+                _installed = claims;
                 LogInstalled(claims.Count, _options.Interface);
             }
             catch (Exception ex)
