@@ -8,21 +8,11 @@ namespace Fulcrum.Health;
 internal static class CheckSockets
 {
     /// <summary>
-    /// A token that fires after <paramref name="timeout"/> on the environment's clock, or when the caller
-    /// cancels. The caller tells them apart by its own token.
+    /// A token that fires after <paramref name="timeout"/> on the environment's clock (so tests can
+    /// drive it), or when the caller cancels. The caller tells them apart by its own token.
     /// </summary>
-    public static CancellationTokenSource Deadline(CheckerEnvironment env, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (timeout > TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
-        {
-            // CancelAfter uses the system clock; a TimeProvider timer lets tests drive it.
-            var timer = env.Time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), cts, timeout, Timeout.InfiniteTimeSpan);
-            cts.Token.Register(static t => ((ITimer)t!).Dispose(), timer);
-        }
-
-        return cts;
-    }
+    public static Deadline StartDeadline(CheckerEnvironment env, TimeSpan timeout, CancellationToken cancellationToken) =>
+        new(env.Time, timeout, cancellationToken);
 
     /// <summary>Creates a socket bound as bindto/bind_port say, for the connect address's family.</summary>
     public static Socket Create(CheckerEnvironment env, CheckConnection c, SocketType type, ProtocolType protocol)
@@ -67,4 +57,40 @@ internal static class CheckSockets
         SocketException se => se.SocketErrorCode.ToString(),
         _ => ex.Message,
     };
+}
+
+/// <summary>A linked cancellation source with a TimeProvider timer; disposing stops the timer first.</summary>
+internal sealed class Deadline : IDisposable
+{
+    private readonly CancellationTokenSource _cts;
+    private readonly ITimer? _timer;
+
+    public Deadline(TimeProvider time, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        _cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (timeout > TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            _timer = time.CreateTimer(CancelQuietly, _cts, timeout, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    public CancellationToken Token => _cts.Token;
+
+    /// <summary>A timer callback that may race with Dispose: a disposed source needs no cancelling.</summary>
+    public static void CancelQuietly(object? state)
+    {
+        try
+        {
+            ((CancellationTokenSource)state!).Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        _cts.Dispose();
+    }
 }

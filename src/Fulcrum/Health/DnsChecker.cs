@@ -50,6 +50,7 @@ public sealed class DnsChecker : IHealthChecker
     {
         var q = new List<byte>(HeaderSize + name.Length + 6);
         Span<byte> header = stackalloc byte[HeaderSize];
+        header.Clear(); // the module skips locals init
         BinaryPrimitives.WriteUInt16BigEndian(header, id);
         BinaryPrimitives.WriteUInt16BigEndian(header[2..], 0x0100); // RD
         BinaryPrimitives.WriteUInt16BigEndian(header[4..], 1);      // QDCOUNT
@@ -78,7 +79,7 @@ public sealed class DnsChecker : IHealthChecker
     public async Task<CheckResult> CheckAsync(CancellationToken cancellationToken)
     {
         var c = _check.Connection;
-        using var deadline = CheckSockets.Deadline(_env, c.ConnectTimeout, cancellationToken);
+        using var deadline = CheckSockets.StartDeadline(_env, c.ConnectTimeout, cancellationToken);
         var token = deadline.Token;
         try
         {

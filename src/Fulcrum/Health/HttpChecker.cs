@@ -71,7 +71,7 @@ public sealed class HttpChecker : IHealthChecker
     {
         // keepalived bounds each step by connect_timeout; one deadline for the whole exchange is
         // stricter and keeps a trickling server from holding the checker.
-        using var deadline = CheckSockets.Deadline(_env, _check.Connection.ConnectTimeout, cancellationToken);
+        using var deadline = CheckSockets.StartDeadline(_env, _check.Connection.ConnectTimeout, cancellationToken);
         var token = deadline.Token;
         try
         {

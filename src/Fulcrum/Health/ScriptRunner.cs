@@ -29,7 +29,7 @@ internal static class ScriptRunner
         psi.ArgumentList.Add(command);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {Shell}");
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), deadline, timeout, Timeout.InfiniteTimeSpan);
+        using var timer = time.CreateTimer(Deadline.CancelQuietly, deadline, timeout, Timeout.InfiniteTimeSpan);
         try
         {
             await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);

@@ -20,7 +20,7 @@ public sealed class TcpChecker : IHealthChecker
     public async Task<CheckResult> CheckAsync(CancellationToken cancellationToken)
     {
         var c = _check.Connection;
-        using var deadline = CheckSockets.Deadline(_env, c.ConnectTimeout, cancellationToken);
+        using var deadline = CheckSockets.StartDeadline(_env, c.ConnectTimeout, cancellationToken);
         try
         {
             using var socket = await CheckSockets.ConnectTcpAsync(_env, c, deadline.Token).ConfigureAwait(false);
