@@ -39,4 +39,7 @@ public sealed partial class HealthMonitor
 
     [LoggerMessage(EventId = 611, Level = LogLevel.Error, Message = "a checker of {RealServer} (VS {VirtualServer}) is ignored: {Reason}")]
     private partial void LogCheckerInvalid(string realServer, string virtualServer, string reason);
+
+    [LoggerMessage(EventId = 612, Level = LogLevel.Information, Message = "{Check} of {RealServer} failed: {Reason}")]
+    private partial void LogCheckFailure(string check, string realServer, string reason);
 }

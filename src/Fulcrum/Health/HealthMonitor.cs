@@ -465,6 +465,10 @@ public sealed partial class HealthMonitor : IAsyncDisposable
         string name = Format(rs.Config);
         switch (e.Kind)
         {
+            case CheckEventKind.Retrying or CheckEventKind.Failed when check.Timing.LogAllFailures:
+                // log_all_failures: every failed check at Information, not only state changes.
+                LogCheckFailure(check.Checker.Kind, name, e.Result.Reason ?? "");
+                return;
             case CheckEventKind.Retrying:
                 LogCheckRetry(check.Checker.Kind, name, e.Result.Reason ?? "", e.Retry, check.Timing.Retry);
                 return;
