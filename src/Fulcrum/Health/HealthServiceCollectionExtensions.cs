@@ -10,9 +10,13 @@ public static class HealthServiceCollectionExtensions
     /// <summary>
     /// Registers a <see cref="HealthMonitor"/> over the director's <see cref="IpvsTable"/> (and its
     /// <see cref="TimeProvider"/>) and the <see cref="HealthService"/> that runs it. Register after
-    /// the table; <paramref name="configuration"/> supplies the keepalived.conf loaded at startup.
+    /// the table; <paramref name="configuration"/> supplies the keepalived.conf loaded at startup;
+    /// <paramref name="options"/>, when given, replaces the default options.
     /// </summary>
-    public static IServiceCollection AddFulcrumHealth(this IServiceCollection services, Func<IServiceProvider, KeepalivedConfiguration> configuration)
+    public static IServiceCollection AddFulcrumHealth(
+        this IServiceCollection services,
+        Func<IServiceProvider, KeepalivedConfiguration> configuration,
+        Func<IServiceProvider, HealthMonitorOptions>? options = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
@@ -20,7 +24,7 @@ public static class HealthServiceCollectionExtensions
             configuration(sp),
             sp.GetRequiredService<IpvsTable>(),
             sp.GetService<ILogger<HealthMonitor>>(),
-            new HealthMonitorOptions { Time = sp.GetService<TimeProvider>() ?? TimeProvider.System }));
+            options?.Invoke(sp) ?? new HealthMonitorOptions { Time = sp.GetService<TimeProvider>() ?? TimeProvider.System }));
         services.AddSingleton<HealthService>();
         services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
         return services;

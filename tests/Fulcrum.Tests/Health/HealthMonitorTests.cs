@@ -4,6 +4,7 @@ using Fulcrum.Balancing;
 using Fulcrum.Config;
 using Fulcrum.Health;
 using Fulcrum.Tests.Adm;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Fulcrum.Tests.Health;
@@ -189,6 +190,7 @@ public sealed class HealthMonitorTests : IDisposable
     {
         var ipvs = new IpvsTable(_time);
         Check(Rs1).Result = CheckResult.Failure("not yet");
+        Check(Rs2).Result = CheckResult.Failure("not yet");
         Start(Config(vsExtra: "alpha", threeServers: false), ipvs);
         Assert.Empty(Dests(ipvs));
         Check(Rs2).Result = CheckResult.Success;
@@ -278,5 +280,43 @@ public sealed class HealthMonitorTests : IDisposable
         Assert.Equal([Rs1], Dests(ipvs).Keys);
         Assert.False(m.GetRealServers().Single(r => r.Address.Equals(Rs2)).IsUp);
         Assert.Equal(2, m.GetRealServers().Count);
+    }
+
+    [Fact]
+    public void RealServerChanges_NotifyScriptsRun()
+    {
+        string log = Path.Combine(_dir, "notify.log");
+        Start(Config(rsExtra: $"notify_up \"/bin/sh -c 'echo up $0 >> {log}' rs\"\n notify_down \"/bin/sh -c 'echo down $0 >> {log}' rs\"", threeServers: false));
+        Check(Rs1).Result = CheckResult.Failure("x");
+        Assert.True(Eventually.WaitReal(() => { _time.Advance(TimeSpan.FromMilliseconds(100)); return File.Exists(log) && File.ReadAllText(log) == "down rs\n"; }, Plenty), "notify_down ran");
+        Check(Rs1).Result = CheckResult.Success;
+        Assert.True(Eventually.WaitReal(() => { _time.Advance(TimeSpan.FromMilliseconds(100)); return File.ReadAllText(log) == "down rs\nup rs\n"; }, Plenty), "notify_up ran");
+    }
+
+    [Fact]
+    public async Task AddFulcrumHealth_Host_StartsMonitorOverTheTable()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(_time);
+        services.AddSingleton(new IpvsTable(_time));
+        services.AddFulcrumHealth(
+            _ => HealthConfig.Parse(Config(vsExtra: "alpha")),
+            sp => new HealthMonitorOptions { Time = sp.GetRequiredService<TimeProvider>(), CheckerFactory = c => Check(((TcpCheck)c).Connection.ConnectIp) });
+        foreach (var rs in new[] { Rs1, Rs2, Rs3 })
+        {
+            Check(rs).Result = CheckResult.Failure("alpha: down until a success");
+        }
+
+        await using var sp = services.BuildServiceProvider();
+        var service = sp.GetRequiredService<HealthService>();
+        var table = sp.GetRequiredService<IpvsTable>();
+        await service.StartAsync(CancellationToken.None);
+        Assert.True(Eventually.WaitReal(() => table.GetService(Vip) is not null, Plenty), "service created");
+        Assert.Empty(table.GetService(Vip)!.Dests);
+        Assert.Equal(3, service.Monitor.GetRealServers().Count);
+        Check(Rs2).Result = CheckResult.Success;
+        Check(Rs3).Result = CheckResult.Success;
+        Eventually.Holds(_time, () => table.GetService(Vip)!.Dests.Count == 2, Plenty, "rs2 and rs3 join after their first success");
+        await service.StopAsync(CancellationToken.None);
     }
 }
