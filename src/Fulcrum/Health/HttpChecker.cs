@@ -159,14 +159,20 @@ public sealed class HttpChecker : IHealthChecker
         }
 
         // check_http.c hashes the body as received (no chunked decoding: HTTP/1.0 has none) until
-        // the server closes the connection.
+        // the server closes the connection. A Content-Length also ends it, so a server that keeps
+        // the connection open despite HTTP/1.0 is not mistaken for a dead one.
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        long left = ContentLength(buffer.AsSpan(0, headerEnd)) ?? long.MaxValue;
         int bodyStart = headerEnd + 4;
-        md5.AppendData(buffer, bodyStart, filled - bodyStart);
+        int chunk = (int)Math.Min(filled - bodyStart, left);
+        md5.AppendData(buffer, bodyStart, chunk);
+        left -= chunk;
         int read;
-        while ((read = await stream.ReadAsync(buffer, token).ConfigureAwait(false)) > 0)
+        while (left > 0 && (read = await stream.ReadAsync(buffer, token).ConfigureAwait(false)) > 0)
         {
-            md5.AppendData(buffer, 0, read);
+            chunk = (int)Math.Min(read, left);
+            md5.AppendData(buffer, 0, chunk);
+            left -= chunk;
         }
 
         string digest = Convert.ToHexStringLower(md5.GetHashAndReset());
@@ -176,6 +182,24 @@ public sealed class HttpChecker : IHealthChecker
         }
 
         return CheckResult.Success;
+    }
+
+    /// <summary>The Content-Length header's value, if there is a valid one.</summary>
+    internal static long? ContentLength(ReadOnlySpan<byte> header)
+    {
+        foreach (var range in header.Split("\r\n"u8))
+        {
+            var line = header[range];
+            int colon = line.IndexOf((byte)':');
+            if (colon < 0 || !Ascii.EqualsIgnoreCase(line[..colon].Trim((byte)' '), "Content-Length"u8))
+            {
+                continue;
+            }
+
+            return long.TryParse(line[(colon + 1)..].Trim((byte)' '), NumberStyles.None, CultureInfo.InvariantCulture, out long n) ? n : null;
+        }
+
+        return null;
     }
 
     /// <summary>"HTTP/1.x NNN ...": the three digits after the first space.</summary>

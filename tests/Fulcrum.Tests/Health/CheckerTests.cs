@@ -170,6 +170,25 @@ public class HttpCheckerTests
     }
 
     [Fact]
+    public async Task CheckAsync_ServerKeepsConnectionOpen_ContentLengthEndsBody()
+    {
+        // Without honouring Content-Length the checker would wait for a close that never comes and
+        // time out; the byte after the body must not be hashed.
+        string md5 = Md5Hex("body"u8.ToArray());
+        using var server = new TinyHttpServer(_ => "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nbodyX") { KeepOpen = true };
+        var result = await Http($"HTTP_GET {{\n url {{\n path /\n digest {md5}\n }}\n connect_timeout 3\n }}", server.Port).CheckAsync(CancellationToken.None);
+        Assert.True(result.Up, result.Reason);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 12", 12L)]
+    [InlineData("HTTP/1.1 200 OK\r\nX: 1\r\ncontent-length:7", 7L)]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: x", null)]
+    [InlineData("HTTP/1.1 200 OK", null)]
+    public void ContentLength_Header_Parsed(string header, long? expected) =>
+        Assert.Equal(expected, HttpChecker.ContentLength(Encoding.ASCII.GetBytes(header)));
+
+    [Fact]
     public async Task CheckAsync_SecondUrlFails_Down()
     {
         using var server = new TinyHttpServer(req => req.StartsWith("GET /bad ", StringComparison.Ordinal) ? TinyHttpServer.Response(500, "") : TinyHttpServer.Response(200, ""));

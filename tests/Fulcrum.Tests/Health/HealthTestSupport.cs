@@ -51,6 +51,9 @@ internal sealed class TinyHttpServer : IDisposable
 
     public List<string> Requests { get; } = [];
 
+    /// <summary>Keep each connection open after the response, as a server ignoring HTTP/1.0 would.</summary>
+    public bool KeepOpen { get; init; }
+
     public static string Response(int status, string body) =>
         $"HTTP/1.0 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {Encoding.ASCII.GetByteCount(body)}\r\n\r\n{body}";
 
@@ -110,6 +113,10 @@ internal sealed class TinyHttpServer : IDisposable
                 }
 
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(response), _cts.Token);
+                if (KeepOpen)
+                {
+                    await Task.Delay(Timeout.Infinite, _cts.Token);
+                }
             }
             catch (Exception)
             {
