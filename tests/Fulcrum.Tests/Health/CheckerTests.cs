@@ -257,6 +257,19 @@ public class HttpCheckerTests
     }
 
     [Theory]
+    [InlineData("HTTP_GET", "2001:db8::2", 80, "Host: [2001:db8::2]\r\n")]
+    [InlineData("HTTP_GET", "2001:db8::2", 8080, "Host: [2001:db8::2]:8080\r\n")]
+    [InlineData("SSL_GET", "198.51.100.2", 443, "Host: 198.51.100.2\r\n")]
+    [InlineData("SSL_GET", "198.51.100.2", 80, "Host: 198.51.100.2:80\r\n")]
+    public void BuildRequest_Address_HostLikeKeepalived(string kind, string address, int port, string host)
+    {
+        string vip = address.Contains(':', StringComparison.Ordinal) ? "2001:db8:100::100" : "198.51.100.100";
+        var config = HealthConfig.Parse($"virtual_server {vip} 80 {{\n real_server {address} {port} {{\n {kind} {{\n url {{\n path /x\n }}\n }}\n }}\n}}\n");
+        var check = Assert.IsType<HttpCheck>(config.VirtualServers[0].RealServers[0].Checkers[0]);
+        Assert.Equal($"GET /x HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\n{host}\r\n", new HttpChecker(check).BuildRequest(check.Urls[0]));
+    }
+
+    [Theory]
     [InlineData("HTTP/1.1 200 OK", 200)]
     [InlineData("HTTP/1.0 404", 404)]
     [InlineData("HTTP/1.1 20 OK", -1)]
