@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Fulcrum.Balancing;
 using Fulcrum.Config;
+using Fulcrum.Health;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -12,22 +13,29 @@ namespace Fulcrum.Director;
 /// delete-and-re-add), so established connections keep their real servers; a file with errors
 /// leaves the running configuration in force and says why (file:line:column). Services added by
 /// hand with `fulcrum adm` are not the file's, and a reload leaves them alone.
+/// Real servers are the <see cref="HealthMonitor"/>'s: it puts each in the table as its checks
+/// say (a real server without checkers is always up); this service handles whole virtual services.
 /// </summary>
 internal sealed partial class ConfigService : IHostedService, IDisposable
 {
     private readonly DirectorOptions _options;
     private readonly IpvsTable _table;
     private readonly ILogger<ConfigService> _logger;
+    private readonly ILoggerFactory _loggers;
     private readonly Lock _gate = new();
     private IReadOnlyList<(ServiceSpec Service, IReadOnlyList<DestSpec> Dests)> _applied = [];
     private PosixSignalRegistration? _sighup;
 
-    public ConfigService(DirectorOptions options, IpvsTable table, ILogger<ConfigService> logger)
+    public ConfigService(DirectorOptions options, IpvsTable table, ILoggerFactory loggers)
     {
         _options = options;
         _table = table;
-        _logger = logger;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<ConfigService>();
     }
+
+    /// <summary>The health checks of the configuration in force (null without -f).</summary>
+    public HealthMonitor? Health { get; private set; }
 
     /// <summary>The configuration in force (null before the first successful load, or without -f).</summary>
     public KeepalivedConfiguration? Current { get; private set; }
@@ -57,11 +65,14 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         _sighup?.Dispose();
         _sighup = null;
-        return Task.CompletedTask;
+        if (Health is not null)
+        {
+            await Health.StopAsync().ConfigureAwait(false);
+        }
     }
 
     public void Dispose() => _sighup?.Dispose();
@@ -109,37 +120,30 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
     {
         lock (_gate)
         {
+            // Service-level differences (scheduler, persistence, flags; services gone from the file)
+            // are applied here; which real servers are in the table, and at what weight, is up to the
+            // health checks, so dest-level differences go through the monitor.
             var desired = KeepalivedIpvs.ToIpvs(config);
             var diff = IpvsDiff.Compute(_applied, desired);
             int failures = 0;
-            foreach (var s in diff.AddedServices)
-            {
-                failures += Check(_table.AddService(s), "add service", s.Key);
-            }
-
             foreach (var s in diff.ChangedServices)
             {
                 failures += Check(_table.EditService(s), "edit service", s.Key);
             }
 
-            foreach (var (key, d) in diff.AddedDests)
-            {
-                failures += Check(_table.AddDest(key, d), $"add real server {d.Address}:{d.Port} to", key);
-            }
-
-            foreach (var (key, d) in diff.ChangedDests)
-            {
-                failures += Check(_table.EditDest(key, d), $"edit real server {d.Address}:{d.Port} of", key);
-            }
-
-            foreach (var (key, d) in diff.RemovedDests)
-            {
-                failures += Check(_table.DeleteDest(key, d.Address, d.Port), $"remove real server {d.Address}:{d.Port} from", key);
-            }
-
             foreach (var key in diff.RemovedServices)
             {
                 failures += Check(_table.DeleteService(key), "remove service", key);
+            }
+
+            if (Health is null)
+            {
+                Health = new HealthMonitor(config, _table, _loggers.CreateLogger<HealthMonitor>());
+                Health.Start();
+            }
+            else
+            {
+                Health.UpdateConfiguration(config);
             }
 
             _applied = desired;

@@ -292,31 +292,4 @@ public sealed class HealthMonitorTests : IDisposable
         Check(Rs1).Result = CheckResult.Success;
         Assert.True(Eventually.WaitReal(() => { _time.Advance(TimeSpan.FromMilliseconds(100)); return File.ReadAllText(log) == "down rs\nup rs\n"; }, Plenty), "notify_up ran");
     }
-
-    [Fact]
-    public async Task AddFulcrumHealth_Host_StartsMonitorOverTheTable()
-    {
-        var services = new ServiceCollection();
-        services.AddSingleton<TimeProvider>(_time);
-        services.AddSingleton(new IpvsTable(_time));
-        services.AddFulcrumHealth(
-            _ => HealthConfig.Parse(Config(vsExtra: "alpha")),
-            sp => new HealthMonitorOptions { Time = sp.GetRequiredService<TimeProvider>(), CheckerFactory = c => Check(((TcpCheck)c).Connection.ConnectIp) });
-        foreach (var rs in new[] { Rs1, Rs2, Rs3 })
-        {
-            Check(rs).Result = CheckResult.Failure("alpha: down until a success");
-        }
-
-        await using var sp = services.BuildServiceProvider();
-        var service = sp.GetRequiredService<HealthService>();
-        var table = sp.GetRequiredService<IpvsTable>();
-        await service.StartAsync(CancellationToken.None);
-        Assert.True(Eventually.WaitReal(() => table.GetService(Vip) is not null, Plenty), "service created");
-        Assert.Empty(table.GetService(Vip)!.Dests);
-        Assert.Equal(3, service.Monitor.GetRealServers().Count);
-        Check(Rs2).Result = CheckResult.Success;
-        Check(Rs3).Result = CheckResult.Success;
-        Eventually.Holds(_time, () => table.GetService(Vip)!.Dests.Count == 2, Plenty, "rs2 and rs3 join after their first success");
-        await service.StopAsync(CancellationToken.None);
-    }
 }
