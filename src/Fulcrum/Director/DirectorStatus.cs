@@ -13,12 +13,14 @@ internal sealed class DirectorStatus
 {
     private readonly DirectorOptions _options;
     private readonly IpvsTable _table;
+    private readonly ConfigService _config;
     private DataPlaneService? _dataPlane;
 
-    public DirectorStatus(DirectorOptions options, IpvsTable table)
+    public DirectorStatus(DirectorOptions options, IpvsTable table, ConfigService config)
     {
         _options = options;
         _table = table;
+        _config = config;
     }
 
     public void Attach(DataPlaneService dataPlane) => _dataPlane = dataPlane;
@@ -85,6 +87,28 @@ internal sealed class DirectorStatus
                   .Append(" weight=").Append(dest.Spec.Weight)
                   .Append(" active=").Append(dest.ActiveConns)
                   .Append(" inactive=").Append(dest.InactiveConns).Append('\n');
+            }
+        }
+
+        var health = _config.Health?.GetRealServers();
+        if (health is { Count: > 0 })
+        {
+            sb.Append("Health checks:\n");
+            foreach (var rs in health)
+            {
+                sb.Append("  ").Append(rs.VirtualServer).Append(" -> ").Append(rs.Address).Append(':').Append(rs.Port)
+                  .Append(rs.IsUp ? " UP" : " DOWN").Append(" since ").Append(rs.Since.ToString("u"))
+                  .Append(rs.Draining ? " draining" : "");
+                foreach (var c in rs.Checkers)
+                {
+                    sb.Append(' ').Append(c.Kind).Append(c.IsUp ? "=ok" : "=failed");
+                    if (!c.IsUp && c.LastFailure is not null)
+                    {
+                        sb.Append(" (").Append(c.LastFailure).Append(')');
+                    }
+                }
+
+                sb.Append('\n');
             }
         }
 
