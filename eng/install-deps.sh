@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Fulcrum's lab, tests and benchmarks use. Idempotent; needs root.
 set -euo pipefail
-pkgs=(iproute2 nftables nginx-light wrk curl tcpdump iperf3 hyperfine ethtool procps iputils-arping iputils-ping)
+pkgs=(iproute2 nftables nginx-light wrk curl tcpdump iperf3 hyperfine ethtool procps iputils-arping iputils-ping keepalived)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

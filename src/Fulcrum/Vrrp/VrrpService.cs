@@ -1,0 +1,213 @@
+using System.Net;
+using System.Net.Sockets;
+using Fulcrum.Config;
+using Fulcrum.Linux;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fulcrum.Vrrp;
+
+/// <summary>Where the VRRP service runs.</summary>
+public sealed class VrrpServiceOptions
+{
+    /// <summary>
+    /// A named network namespace (/var/run/netns) for the VRRP thread to enter first: its sockets, `ip`
+    /// commands and notify scripts then all live there. Null: the process's own namespace (the daemon).
+    /// </summary>
+    public string? NetworkNamespace { get; init; }
+}
+
+/// <summary>One instance as `fulcrum status` shows it.</summary>
+public sealed record VrrpInstanceStatus(
+    string Name,
+    string? Interface,
+    byte VirtualRouterId,
+    int Version,
+    VrrpInstanceState State,
+    byte Priority,
+    IPAddress? Master,
+    IReadOnlyList<IPAddress> VirtualAddresses);
+
+/// <summary>
+/// Runs the configuration's vrrp_instances (IPv4) on one dedicated thread: it waits on all their sockets at
+/// once with the nearest timer as the timeout, so every state machine and the sync groups are driven from
+/// one place without locks. Members of a vrrp_sync_group move together: one becoming MASTER takes the others
+/// to MASTER, one leaving MASTER takes them to BACKUP (keepalived's sync group rule). Stopping the service
+/// resigns every MASTER with a priority-0 advert and removes its addresses.
+/// </summary>
+public sealed class VrrpService : BackgroundService
+{
+    private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(100);
+
+    private readonly KeepalivedConfiguration _configuration;
+    private readonly TimeProvider _time;
+    private readonly ILogger<VrrpService> _logger;
+    private readonly VrrpServiceOptions _options;
+    private readonly List<(VrrpInstance Instance, VrrpInstanceState Previous)> _transitions = [];
+    private IReadOnlyList<VrrpInstanceStatus> _status = [];
+
+    public VrrpService(KeepalivedConfiguration configuration, TimeProvider time, ILogger<VrrpService> logger, VrrpServiceOptions? options = null)
+    {
+        _configuration = configuration;
+        _time = time;
+        _logger = logger;
+        _options = options ?? new VrrpServiceOptions();
+    }
+
+    /// <summary>The instances' current states (a snapshot, replaced whenever one changes).</summary>
+    public IReadOnlyList<VrrpInstanceStatus> Instances => Volatile.Read(ref _status);
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Body()
+        {
+            try
+            {
+                Run(stoppingToken);
+                done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "VRRP stopped on an error");
+                done.TrySetException(e);
+            }
+        }
+
+        if (_options.NetworkNamespace is { } ns)
+        {
+            NetworkNamespace.StartIn(ns, Body);
+        }
+        else
+        {
+            new Thread(Body) { IsBackground = true, Name = "vrrp" }.Start();
+        }
+
+        return done.Task;
+    }
+
+    private void Run(CancellationToken stoppingToken)
+    {
+        var links = new List<VrrpLink>();
+        try
+        {
+            foreach (var config in _configuration.VrrpInstances)
+            {
+                if (config.IsIpv6)
+                {
+                    _logger.LogWarning("({Instance}) IPv6 VRRP is not supported yet; instance skipped", config.Name);
+                    continue;
+                }
+
+                links.Add(new VrrpLink(config, _logger, OnChanged, _time));
+            }
+
+            foreach (var link in links)
+                link.Instance.Start();
+            ApplySyncGroups(links);
+            Publish(links);
+
+            var buffer = new byte[65536];
+            var readable = new List<Socket>(links.Count);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                TimeSpan wait = MaxWait;
+                foreach (var link in links)
+                {
+                    if (link.Instance.DueIn is { } due && due < wait)
+                        wait = due;
+                }
+
+                readable.Clear();
+                foreach (var link in links)
+                    readable.Add(link.Socket);
+                if (readable.Count == 0)
+                {
+                    stoppingToken.WaitHandle.WaitOne(MaxWait);
+                    continue;
+                }
+
+                Socket.Select(readable, null, null, Math.Max(1, (int)(wait.Ticks / TimeSpan.TicksPerMicrosecond)));
+                bool changed = false;
+                foreach (var link in links)
+                {
+                    if (readable.Contains(link.Socket))
+                        link.Drain(buffer);
+                    link.Instance.Poll();
+                }
+
+                changed |= ApplySyncGroups(links);
+                if (changed)
+                    Publish(links);
+            }
+        }
+        finally
+        {
+            foreach (var link in links)
+            {
+                try
+                {
+                    link.Instance.Stop();
+                }
+                catch (Exception e)
+                {
+                    _logger.LogError(e, "({Instance}) clean stop failed", link.Instance.Name);
+                }
+
+                link.Dispose();
+            }
+
+            Publish(links);
+        }
+    }
+
+    private void OnChanged(VrrpInstance instance, VrrpInstanceState previous) => _transitions.Add((instance, previous));
+
+    /// <summary>Propagates this round's transitions through the sync groups; true when any state changed.</summary>
+    private bool ApplySyncGroups(List<VrrpLink> links)
+    {
+        if (_transitions.Count == 0)
+            return false;
+        for (int i = 0; i < _transitions.Count; i++)
+        {
+            var (instance, previous) = _transitions[i];
+            foreach (var group in _configuration.VrrpSyncGroups)
+            {
+                if (!group.Instances.Contains(instance.Name))
+                    continue;
+                foreach (var link in links)
+                {
+                    var other = link.Instance;
+                    if (other == instance || !group.Instances.Contains(other.Name))
+                        continue;
+
+                    // Forcing appends to _transitions; the loop visits those too and they settle at once,
+                    // since every member is then already in the target state.
+                    if (instance.State == VrrpInstanceState.Master)
+                        other.ForceMaster();
+                    else if (previous == VrrpInstanceState.Master && instance.State is VrrpInstanceState.Backup or VrrpInstanceState.Fault)
+                        other.ForceBackup();
+                }
+            }
+        }
+
+        _transitions.Clear();
+        return true;
+    }
+
+    private void Publish(List<VrrpLink> links)
+    {
+        var list = new List<VrrpInstanceStatus>(links.Count);
+        foreach (var link in links)
+        {
+            var i = link.Instance;
+            var vips = new List<IPAddress>();
+            foreach (var v in link.Config.VirtualIpAddresses)
+                vips.Add(v.Address);
+            IPAddress? master = i.MasterAddress == 0 ? null : new IPAddress(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(i.MasterAddress));
+            list.Add(new VrrpInstanceStatus(i.Name, link.Config.Interface, link.Config.VirtualRouterId, link.Config.Version, i.State, i.EffectivePriority, master, vips));
+        }
+
+        Volatile.Write(ref _status, list);
+    }
+}
