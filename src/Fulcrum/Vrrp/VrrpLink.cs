@@ -127,14 +127,14 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
                 args.AddRange(["label", vip.Label]);
             if (vip.NoPrefixRoute)
                 args.Add("noprefixroute");
-            RunIp(args, "File exists");
+            RunIp(args, "File exists", "File exists");
         }
     }
 
     public void RemoveAddresses(VrrpInstance instance)
     {
         foreach (var vip in _config.VirtualIpAddresses)
-            RunIp(["-4", "addr", "del", $"{vip.Address}/{vip.PrefixLength}", "dev", DeviceOf(vip)], "Cannot assign requested address");
+            RunIp(["-4", "addr", "del", $"{vip.Address}/{vip.PrefixLength}", "dev", DeviceOf(vip)], "Address not found", "Cannot assign requested address");
     }
 
     public void SendGratuitousArps(VrrpInstance instance, int rounds)
@@ -215,7 +215,7 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         return socket;
     }
 
-    private void RunIp(IReadOnlyList<string> args, string benign)
+    private void RunIp(IReadOnlyList<string> args, string benign, string alsoBenign)
     {
         var psi = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in args)
@@ -230,7 +230,7 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
                 p.Kill();
                 _logger.LogWarning("({Instance}) ip {Args} timed out", Name, string.Join(' ', args));
             }
-            else if (p.ExitCode != 0 && !stderr.Contains(benign, StringComparison.Ordinal))
+            else if (p.ExitCode != 0 && !stderr.Contains(benign, StringComparison.Ordinal) && !stderr.Contains(alsoBenign, StringComparison.Ordinal))
             {
                 _logger.LogWarning("({Instance}) ip {Args} failed: {Error}", Name, string.Join(' ', args), stderr.Trim());
             }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Fulcrum.Linux;
 
 namespace Fulcrum.Vrrp;
 
@@ -12,7 +13,7 @@ namespace Fulcrum.Vrrp;
 /// (SO_BINDTODEVICE) so adverts from other segments never reach the instance; joined to 224.0.0.18 on it
 /// with multicast loop off, so our own adverts do not come back.
 /// </summary>
-/// <remarks>A managed <see cref="Socket"/> does all this without P/Invoke: every option is a plain setsockopt.</remarks>
+/// <remarks>Every option is a plain setsockopt through the managed <see cref="Socket"/> (see <see cref="RawIpSocket"/>).</remarks>
 internal sealed class VrrpSocket : IDisposable
 {
     private const int SolSocket = 1;
@@ -26,7 +27,7 @@ internal sealed class VrrpSocket : IDisposable
 
     public VrrpSocket(string interfaceName, int interfaceIndex, bool joinMulticast)
     {
-        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Raw, (ProtocolType)Packets.IpProtocols.Vrrp);
+        _socket = RawIpSocket.OpenIpv4(Packets.IpProtocols.Vrrp);
         try
         {
             _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.HeaderIncluded, true);
