@@ -137,7 +137,7 @@ public sealed class VrrpService : BackgroundService
                 }
 
                 changed |= ApplySyncGroups(links);
-                if (changed)
+                if (changed || MasterMoved(links))
                     Publish(links);
             }
         }
@@ -193,6 +193,23 @@ public sealed class VrrpService : BackgroundService
 
         _transitions.Clear();
         return true;
+    }
+
+    /// <summary>True when some instance's known master differs from the published status (a BACKUP learns it without changing state).</summary>
+    private bool MasterMoved(List<VrrpLink> links)
+    {
+        var published = Volatile.Read(ref _status);
+        if (published.Count != links.Count)
+            return true;
+        for (int i = 0; i < links.Count; i++)
+        {
+            uint master = links[i].Instance.MasterAddress;
+            uint shown = published[i].Master is { } m ? VrrpLink.ToHost(m) : 0;
+            if (master != shown)
+                return true;
+        }
+
+        return false;
     }
 
     private void Publish(List<VrrpLink> links)

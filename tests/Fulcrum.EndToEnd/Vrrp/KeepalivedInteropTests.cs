@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Fulcrum.Vrrp;
 using Xunit.Abstractions;
@@ -25,8 +26,10 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
         VrrpTopology.WaitFor(() => net.HasVip("a") && fulcrum.Instances[0].State == VrrpInstanceState.Master, TimeSpan.FromSeconds(15), "Fulcrum (150) MASTER with the VIP");
         VrrpTopology.Holds(() => net.HasVip("a") && !net.HasVip("b"), (4 * interval) + TimeSpan.FromSeconds(1), "the VIP on a only");
 
+        var clock = Stopwatch.StartNew();
         await net.StopFulcrumAsync(fulcrum);
-        var takeover = VrrpTopology.WaitFor(() => net.HasVip("b"), TimeSpan.FromSeconds(10), "keepalived takes the VIP after Fulcrum's priority-0 advert");
+        VrrpTopology.WaitFor(() => net.HasVip("b"), TimeSpan.FromSeconds(10), "keepalived takes the VIP after Fulcrum's priority-0 advert");
+        var takeover = clock.Elapsed;
         output.WriteLine($"v{version}: clean-stop takeover in {takeover.TotalMilliseconds:0} ms");
         Assert.False(net.HasVip("a"), "a stopped service leaves no VIP behind");
         Assert.True(takeover < 3 * interval, $"takeover took {takeover}, not Skew_Time (priority 0), but at least 3 adverts");
@@ -52,8 +55,10 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
             (4 * interval) + TimeSpan.FromSeconds(1),
             "the VIP on b only, Fulcrum BACKUP");
 
+        var clock = Stopwatch.StartNew();
         keepalived.Kill();
-        var takeover = VrrpTopology.WaitFor(() => net.HasVip("a"), TimeSpan.FromSeconds(10), "Fulcrum takes the VIP after SIGKILL");
+        VrrpTopology.WaitFor(() => net.HasVip("a"), TimeSpan.FromSeconds(10), "Fulcrum takes the VIP after SIGKILL");
+        var takeover = clock.Elapsed;
         output.WriteLine($"v{version}: SIGKILL takeover in {takeover.TotalMilliseconds:0} ms");
         Assert.Equal(VrrpInstanceState.Master, fulcrum.Instances[0].State);
         Assert.True(takeover >= 2 * interval, $"takeover after {takeover}: a crash sends no priority 0, so Master_Down (3 adverts + skew) must run");
@@ -62,8 +67,10 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
         VrrpTopology.WaitFor(() => net.HasVip("b") && !net.HasVip("a"), TimeSpan.FromSeconds(15), "keepalived (150) preempts Fulcrum (100)");
         Assert.Equal(VrrpInstanceState.Backup, fulcrum.Instances[0].State);
 
+        clock.Restart();
         keepalived.Terminate();
-        takeover = VrrpTopology.WaitFor(() => net.HasVip("a"), TimeSpan.FromSeconds(10), "Fulcrum takes the VIP after keepalived's priority-0 advert");
+        VrrpTopology.WaitFor(() => net.HasVip("a"), TimeSpan.FromSeconds(10), "Fulcrum takes the VIP after keepalived's priority-0 advert");
+        takeover = clock.Elapsed;
         output.WriteLine($"v{version}: clean-stop takeover in {takeover.TotalMilliseconds:0} ms");
         Assert.True(takeover < 3 * interval, $"takeover took {takeover}: priority 0 should cut it to Skew_Time");
     }
