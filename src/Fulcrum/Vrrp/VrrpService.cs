@@ -43,7 +43,7 @@ public sealed class VrrpService : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<VrrpService> _logger;
     private readonly VrrpServiceOptions _options;
-    private readonly List<(VrrpInstance Instance, VrrpInstanceState Previous)> _transitions = [];
+    private readonly VrrpSyncGroups _syncGroups = new();
     private IReadOnlyList<VrrpInstanceStatus> _status = [];
 
     public VrrpService(KeepalivedConfiguration configuration, TimeProvider time, ILogger<VrrpService> logger, VrrpServiceOptions? options = null)
@@ -99,12 +99,16 @@ public sealed class VrrpService : BackgroundService
                     continue;
                 }
 
-                links.Add(new VrrpLink(config, _logger, OnChanged, _time));
+                links.Add(new VrrpLink(config, _logger, _syncGroups.Record, _time));
             }
 
+            var instances = new List<VrrpInstance>(links.Count);
+            foreach (var link in links)
+                instances.Add(link.Instance);
+            _syncGroups.Configure(_configuration.VrrpSyncGroups, instances);
             foreach (var link in links)
                 link.Instance.Start();
-            ApplySyncGroups(links);
+            _syncGroups.Apply();
             Publish(links);
 
             var buffer = new byte[65536];
@@ -128,7 +132,6 @@ public sealed class VrrpService : BackgroundService
                 }
 
                 Socket.Select(readable, null, null, Math.Max(1, (int)(wait.Ticks / TimeSpan.TicksPerMicrosecond)));
-                bool changed = false;
                 foreach (var link in links)
                 {
                     if (readable.Contains(link.Socket))
@@ -136,8 +139,7 @@ public sealed class VrrpService : BackgroundService
                     link.Instance.Poll();
                 }
 
-                changed |= ApplySyncGroups(links);
-                if (changed || MasterMoved(links))
+                if (_syncGroups.Apply() || MasterMoved(links))
                     Publish(links);
             }
         }
@@ -159,40 +161,6 @@ public sealed class VrrpService : BackgroundService
 
             Publish(links);
         }
-    }
-
-    private void OnChanged(VrrpInstance instance, VrrpInstanceState previous) => _transitions.Add((instance, previous));
-
-    /// <summary>Propagates this round's transitions through the sync groups; true when any state changed.</summary>
-    private bool ApplySyncGroups(List<VrrpLink> links)
-    {
-        if (_transitions.Count == 0)
-            return false;
-        for (int i = 0; i < _transitions.Count; i++)
-        {
-            var (instance, previous) = _transitions[i];
-            foreach (var group in _configuration.VrrpSyncGroups)
-            {
-                if (!group.Instances.Contains(instance.Name))
-                    continue;
-                foreach (var link in links)
-                {
-                    var other = link.Instance;
-                    if (other == instance || !group.Instances.Contains(other.Name))
-                        continue;
-
-                    // Forcing appends to _transitions; the loop visits those too and they settle at once,
-                    // since every member is then already in the target state.
-                    if (instance.State == VrrpInstanceState.Master)
-                        other.ForceMaster();
-                    else if (previous == VrrpInstanceState.Master && instance.State is VrrpInstanceState.Backup or VrrpInstanceState.Fault)
-                        other.ForceBackup();
-                }
-            }
-        }
-
-        _transitions.Clear();
-        return true;
     }
 
     /// <summary>True when some instance's known master differs from the published status (a BACKUP learns it without changing state).</summary>
