@@ -79,6 +79,7 @@ public sealed class VrrpInstance
             ? TimeSpan.FromSeconds(options.Format.WireInterval)
             : TimeSpan.FromMilliseconds(options.Format.WireInterval * 10);
         MasterAdvertInterval = AdvertInterval;
+        EffectivePriority = options.Priority;
     }
 
     public VrrpInstanceOptions Options { get; }
@@ -87,8 +88,15 @@ public sealed class VrrpInstance
 
     public VrrpInstanceState State { get; private set; } = VrrpInstanceState.Init;
 
-    /// <summary>The priority in adverts and comparisons (base priority; track weights would adjust it).</summary>
-    public byte EffectivePriority => Options.Priority;
+    /// <summary>
+    /// The priority in adverts and comparisons: the configured one plus the tracking weights
+    /// (<see cref="SetPriorityAdjustment"/>), kept within 1..254 once adjusted, as keepalived does; an
+    /// unadjusted owner stays 255.
+    /// </summary>
+    public byte EffectivePriority { get; private set; }
+
+    /// <summary>The sum of the track_script/track_interface weights now applied.</summary>
+    public int PriorityAdjustment { get; private set; }
 
     /// <summary>This router's configured Advertisement_Interval.</summary>
     public TimeSpan AdvertInterval { get; }
@@ -209,6 +217,23 @@ public sealed class VrrpInstance
         else if (!fault && State == VrrpInstanceState.Fault)
         {
             BecomeBackup(0);
+        }
+    }
+
+    /// <summary>
+    /// Applies the tracking weights. A MASTER advertises its new priority at once, so a backup that now
+    /// outranks it (and preempts) starts its takeover without waiting for the next advert.
+    /// </summary>
+    public void SetPriorityAdjustment(int adjustment)
+    {
+        if (adjustment == PriorityAdjustment)
+            return;
+        PriorityAdjustment = adjustment;
+        EffectivePriority = adjustment == 0 ? Options.Priority : (byte)Math.Clamp(Options.Priority + adjustment, 1, 254);
+        if (State == VrrpInstanceState.Master)
+        {
+            _io.SendAdvertisement(this, EffectivePriority);
+            _advertAt = Now + AdvertInterval;
         }
     }
 

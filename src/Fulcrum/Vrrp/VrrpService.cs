@@ -89,6 +89,7 @@ public sealed class VrrpService : BackgroundService
     private void Run(CancellationToken stoppingToken)
     {
         var links = new List<VrrpLink>();
+        using var tracking = new VrrpTracking(_configuration, _time, _logger);
         try
         {
             foreach (var config in _configuration.VrrpInstances)
@@ -107,7 +108,12 @@ public sealed class VrrpService : BackgroundService
                 instances.Add(link.Instance);
             _syncGroups.Configure(_configuration.VrrpSyncGroups, instances);
             foreach (var link in links)
+            {
+                tracking.Add(link.Instance, link.Config);
                 link.Instance.Start();
+            }
+
+            tracking.Poll();
             _syncGroups.Apply();
             Publish(links);
 
@@ -139,7 +145,9 @@ public sealed class VrrpService : BackgroundService
                     link.Instance.Poll();
                 }
 
-                if (_syncGroups.Apply() || MasterMoved(links))
+                tracking.Poll();
+
+                if (_syncGroups.Apply() || StatusMoved(links))
                     Publish(links);
             }
         }
@@ -163,8 +171,8 @@ public sealed class VrrpService : BackgroundService
         }
     }
 
-    /// <summary>True when some instance's known master differs from the published status (a BACKUP learns it without changing state).</summary>
-    private bool MasterMoved(List<VrrpLink> links)
+    /// <summary>True when some instance's master or priority differs from the published status (they change without a state change).</summary>
+    private bool StatusMoved(List<VrrpLink> links)
     {
         var published = Volatile.Read(ref _status);
         if (published.Count != links.Count)
@@ -173,7 +181,7 @@ public sealed class VrrpService : BackgroundService
         {
             uint master = links[i].Instance.MasterAddress;
             uint shown = published[i].Master is { } m ? VrrpLink.ToHost(m) : 0;
-            if (master != shown)
+            if (master != shown || links[i].Instance.EffectivePriority != published[i].Priority)
                 return true;
         }
 

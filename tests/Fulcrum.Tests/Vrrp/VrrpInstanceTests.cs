@@ -274,6 +274,37 @@ public class VrrpInstanceTests
         Assert.Equal(VrrpInstanceState.Master, vrrp.State);
     }
 
+    [Fact]
+    public void SetPriorityAdjustment_Master_ReadvertisesNewPriorityAtOnce()
+    {
+        var vrrp = StartAsMaster();
+        vrrp.SetPriorityAdjustment(-60);
+        Assert.Equal(40, vrrp.EffectivePriority);
+        Assert.Equal(["advert 40"], _io.Log);
+        vrrp.Receive(new VrrpAdvertisement(Lower, 90, TimeSpan.FromSeconds(1)));
+        Assert.Equal(VrrpInstanceState.Backup, vrrp.State);
+    }
+
+    [Theory]
+    [InlineData(100, 200, 254)]
+    [InlineData(100, -150, 1)]
+    [InlineData(255, -5, 250)]
+    [InlineData(255, 0, 255)]
+    public void SetPriorityAdjustment_ClampsToOneThrough254(int priority, int adjustment, int expected)
+    {
+        var vrrp = Create(priority: (byte)priority);
+        vrrp.SetPriorityAdjustment(adjustment);
+        Assert.Equal(expected, vrrp.EffectivePriority);
+    }
+
+    [Fact]
+    public void SetPriorityAdjustment_Backup_SkewFollowsEffectivePriority()
+    {
+        var vrrp = Create();
+        vrrp.SetPriorityAdjustment(50);
+        Assert.Equal(TimeSpan.FromTicks((256 - 150) * 1_000_000 / 256 * 10), vrrp.SkewTime);
+    }
+
     private VrrpInstance StartAsMaster(TimeSpan garpDelay = default, int garpRepeat = 5)
     {
         var vrrp = Create(garpDelay: garpDelay, garpRepeat: garpRepeat);
@@ -312,5 +343,23 @@ public class VrrpInstanceTests
         public void SendGratuitousArps(VrrpInstance instance, int rounds) => Log.Add($"garp {rounds}");
 
         public void StateChanged(VrrpInstance instance, VrrpInstanceState previous) => Log.Add($"state {previous}->{instance.State}");
+    }
+}
+
+public class VrrpTrackingTests
+{
+    [Theory]
+    [InlineData(0, false, true, 0, false)]
+    [InlineData(0, false, false, 0, true)]     // weight 0: a failure is a FAULT
+    [InlineData(20, false, true, 20, false)]   // positive: added while up
+    [InlineData(20, false, false, 0, false)]
+    [InlineData(-30, false, false, -30, false)] // negative: added while down
+    [InlineData(-30, false, true, 0, false)]
+    [InlineData(20, true, false, 20, false)]   // reverse swaps up and down
+    [InlineData(-30, true, true, -30, false)]
+    public void Contribution_WeightRules_AsKeepalived(int weight, bool reverse, bool up, int expected, bool expectedFault)
+    {
+        Assert.Equal(expected, VrrpTracking.Contribution(weight, reverse, up, out bool fault));
+        Assert.Equal(expectedFault, fault);
     }
 }
