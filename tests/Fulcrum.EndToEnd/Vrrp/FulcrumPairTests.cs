@@ -22,8 +22,8 @@ public sealed class FulcrumPairTests(ITestOutputHelper output)
 
         net.SetConnected("b", connected: true);
         VrrpTopology.WaitFor(() => !net.HasVip("a"), TimeSpan.FromSeconds(10), "a (.11) steps down");
-        Assert.Equal(VrrpInstanceState.Backup, a.Instances[0].State);
-        Assert.Equal(VrrpInstanceState.Master, b.Instances[0].State);
+        Assert.Equal(VrrpInstanceState.Backup, VrrpTopology.First(a)?.State);
+        Assert.Equal(VrrpInstanceState.Master, VrrpTopology.First(b)?.State);
         VrrpTopology.Holds(() => net.HasVip("b") && !net.HasVip("a"), TimeSpan.FromSeconds(2), "b keeps the VIP, a stays BACKUP");
     }
 }

@@ -23,7 +23,7 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
         net.StartKeepalived("b", VrrpTopology.Config(version, 100, advert));
         var fulcrum = await net.StartFulcrumAsync("a", VrrpTopology.Config(version, 150, advert));
 
-        VrrpTopology.WaitFor(() => net.HasVip("a") && fulcrum.Instances[0].State == VrrpInstanceState.Master, TimeSpan.FromSeconds(15), "Fulcrum (150) MASTER with the VIP");
+        VrrpTopology.WaitFor(() => net.HasVip("a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Master, TimeSpan.FromSeconds(15), "Fulcrum (150) MASTER with the VIP");
         VrrpTopology.Holds(() => net.HasVip("a") && !net.HasVip("b"), (4 * interval) + TimeSpan.FromSeconds(1), "the VIP on a only");
 
         var clock = Stopwatch.StartNew();
@@ -36,7 +36,7 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
 
         fulcrum = await net.StartFulcrumAsync("a", VrrpTopology.Config(version, 150, advert));
         VrrpTopology.WaitFor(() => net.HasVip("a") && !net.HasVip("b"), TimeSpan.FromSeconds(15), "Fulcrum (150) preempts keepalived (100)");
-        Assert.Equal(VrrpInstanceState.Master, fulcrum.Instances[0].State);
+        Assert.Equal(VrrpInstanceState.Master, VrrpTopology.First(fulcrum)?.State);
     }
 
     [Theory]
@@ -49,9 +49,9 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
         var fulcrum = await net.StartFulcrumAsync("a", VrrpTopology.Config(version, 100, advert));
 
         VrrpTopology.WaitFor(() => net.HasVip("b"), TimeSpan.FromSeconds(15), "keepalived (150) MASTER with the VIP");
-        VrrpTopology.WaitFor(() => fulcrum.Instances[0].Master?.ToString() == VrrpTopology.Addresses["b"], TimeSpan.FromSeconds(5), "Fulcrum sees keepalived as master");
+        VrrpTopology.WaitFor(() => VrrpTopology.First(fulcrum)?.Master?.ToString() == VrrpTopology.Addresses["b"], TimeSpan.FromSeconds(5), "Fulcrum sees keepalived as master");
         VrrpTopology.Holds(
-            () => net.HasVip("b") && !net.HasVip("a") && fulcrum.Instances[0].State == VrrpInstanceState.Backup,
+            () => net.HasVip("b") && !net.HasVip("a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Backup,
             (4 * interval) + TimeSpan.FromSeconds(1),
             "the VIP on b only, Fulcrum BACKUP");
 
@@ -60,12 +60,12 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
         VrrpTopology.WaitFor(() => net.HasVip("a"), TimeSpan.FromSeconds(10), "Fulcrum takes the VIP after SIGKILL");
         var takeover = clock.Elapsed;
         output.WriteLine($"v{version}: SIGKILL takeover in {takeover.TotalMilliseconds:0} ms");
-        Assert.Equal(VrrpInstanceState.Master, fulcrum.Instances[0].State);
+        Assert.Equal(VrrpInstanceState.Master, VrrpTopology.First(fulcrum)?.State);
         Assert.True(takeover >= 2 * interval, $"takeover after {takeover}: a crash sends no priority 0, so Master_Down (3 adverts + skew) must run");
 
         keepalived = net.StartKeepalived("b", VrrpTopology.Config(version, 150, advert));
         VrrpTopology.WaitFor(() => net.HasVip("b") && !net.HasVip("a"), TimeSpan.FromSeconds(15), "keepalived (150) preempts Fulcrum (100)");
-        Assert.Equal(VrrpInstanceState.Backup, fulcrum.Instances[0].State);
+        Assert.Equal(VrrpInstanceState.Backup, VrrpTopology.First(fulcrum)?.State);
 
         clock.Restart();
         keepalived.Terminate();

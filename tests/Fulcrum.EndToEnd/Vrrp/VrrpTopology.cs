@@ -114,6 +114,9 @@ internal sealed class VrrpTopology : IDisposable
         return k;
     }
 
+    /// <summary>The first instance's status, or null before the service has published one.</summary>
+    public static VrrpInstanceStatus? First(VrrpService service) => service.Instances is [var first, ..] ? first : null;
+
     public bool HasVip(string host) =>
         Run("ip", "-n", Namespace(host), "-4", "-o", "addr", "show", "dev", "eth0").Contains(" " + Vip + "/", StringComparison.Ordinal);
 
