@@ -35,8 +35,10 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
         Assert.True(takeover < 3 * interval, $"takeover took {takeover}, not Skew_Time (priority 0), but at least 3 adverts");
 
         fulcrum = await net.StartFulcrumAsync("a", VrrpTopology.Config(version, 150, advert));
-        VrrpTopology.WaitFor(() => net.HasVip("a") && !net.HasVip("b"), TimeSpan.FromSeconds(15), "Fulcrum (150) preempts keepalived (100)");
-        Assert.Equal(VrrpInstanceState.Master, VrrpTopology.First(fulcrum)?.State);
+        VrrpTopology.WaitFor(
+            () => net.HasVip("a") && !net.HasVip("b") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Master,
+            TimeSpan.FromSeconds(15),
+            "Fulcrum (150) preempts keepalived (100)");
     }
 
     [Theory]
@@ -60,17 +62,21 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
         VrrpTopology.WaitFor(() => net.HasVip("a"), TimeSpan.FromSeconds(10), "Fulcrum takes the VIP after SIGKILL");
         var takeover = clock.Elapsed;
         output.WriteLine($"v{version}: SIGKILL takeover in {takeover.TotalMilliseconds:0} ms");
-        Assert.Equal(VrrpInstanceState.Master, VrrpTopology.First(fulcrum)?.State);
+        VrrpTopology.WaitFor(() => VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Master, TimeSpan.FromSeconds(1), "Fulcrum reports MASTER");
         Assert.True(takeover >= 2 * interval, $"takeover after {takeover}: a crash sends no priority 0, so Master_Down (3 adverts + skew) must run");
 
         keepalived = net.StartKeepalived("b", VrrpTopology.Config(version, 150, advert));
-        VrrpTopology.WaitFor(() => net.HasVip("b") && !net.HasVip("a"), TimeSpan.FromSeconds(15), "keepalived (150) preempts Fulcrum (100)");
-        Assert.Equal(VrrpInstanceState.Backup, VrrpTopology.First(fulcrum)?.State);
+        VrrpTopology.WaitFor(
+            () => net.HasVip("b") && !net.HasVip("a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Backup,
+            TimeSpan.FromSeconds(15),
+            "keepalived (150) preempts Fulcrum (100)");
 
+        // SIGTERM on a thread: keepalived sends priority 0 first and takes a while to exit after it.
         clock.Restart();
-        keepalived.Terminate();
+        var stopping = Task.Run(keepalived.Terminate);
         VrrpTopology.WaitFor(() => net.HasVip("a"), TimeSpan.FromSeconds(10), "Fulcrum takes the VIP after keepalived's priority-0 advert");
         takeover = clock.Elapsed;
+        await stopping;
         output.WriteLine($"v{version}: clean-stop takeover in {takeover.TotalMilliseconds:0} ms");
         Assert.True(takeover < 3 * interval, $"takeover took {takeover}: priority 0 should cut it to Skew_Time");
     }

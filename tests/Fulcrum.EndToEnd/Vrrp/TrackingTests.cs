@@ -43,9 +43,11 @@ public sealed class TrackingTests(ITestOutputHelper output)
         VrrpTopology.WaitFor(() => File.Exists(notified), TimeSpan.FromSeconds(5), "notify_master ran");
 
         File.Delete(healthy);
-        VrrpTopology.WaitFor(() => net.HasVip("b") && !net.HasVip("a"), TimeSpan.FromSeconds(10), "keepalived (100) takes over from Fulcrum at 150-60");
+        VrrpTopology.WaitFor(
+            () => net.HasVip("b") && !net.HasVip("a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Backup,
+            TimeSpan.FromSeconds(10),
+            "keepalived (100) takes over from Fulcrum at 150-60");
         Assert.Equal((byte)90, VrrpTopology.First(fulcrum)?.Priority);
-        Assert.Equal(VrrpInstanceState.Backup, VrrpTopology.First(fulcrum)?.State);
 
         File.WriteAllText(healthy, "");
         VrrpTopology.WaitFor(() => net.HasVip("a") && !net.HasVip("b"), TimeSpan.FromSeconds(10), "Fulcrum back at 150 preempts");
