@@ -81,3 +81,26 @@ public sealed class KeepalivedInteropTests(ITestOutputHelper output)
         Assert.True(takeover < 3 * interval, $"takeover took {takeover}: priority 0 should cut it to Skew_Time");
     }
 }
+
+/// <summary>unicast_src_ip / unicast_peer against keepalived: adverts go to the peer, not 224.0.0.18.</summary>
+public sealed class KeepalivedUnicastTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task UnicastPeers_FulcrumMasterThenCleanStop_KeepalivedTakesOverFast()
+    {
+        using var net = new VrrpTopology(output);
+        net.StartKeepalived("b", VrrpTopology.Config(3, 100, "0.2", unicastFrom: "b"));
+        var fulcrum = await net.StartFulcrumAsync("a", VrrpTopology.Config(3, 150, "0.2", unicastFrom: "a"));
+        VrrpTopology.WaitFor(
+            () => net.HasVip("a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Master,
+            TimeSpan.FromSeconds(15),
+            "Fulcrum (150) MASTER over unicast");
+        VrrpTopology.Holds(() => net.HasVip("a") && !net.HasVip("b"), TimeSpan.FromSeconds(2), "keepalived hears the unicast adverts and stays BACKUP");
+
+        var clock = Stopwatch.StartNew();
+        await net.StopFulcrumAsync(fulcrum);
+        VrrpTopology.WaitFor(() => net.HasVip("b"), TimeSpan.FromSeconds(5), "keepalived takes over after the unicast priority-0 advert");
+        output.WriteLine($"unicast clean-stop takeover in {clock.Elapsed.TotalMilliseconds:0} ms");
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(600), $"took {clock.Elapsed}");
+    }
+}

@@ -65,7 +65,7 @@ internal sealed class VrrpTopology : IDisposable
     public string Namespace(string host) => Prefix + "-" + host;
 
     /// <summary>A keepalived.conf with one IPv4 instance (VRID 51, VIP /32 on eth0), v2 with PASS auth or v3.</summary>
-    public static string Config(int version, int priority, string advertInt, bool nopreempt = false) =>
+    public static string Config(int version, int priority, string advertInt, bool nopreempt = false, string? unicastFrom = null) =>
         $$"""
         global_defs {
             router_id fv_test
@@ -78,6 +78,7 @@ internal sealed class VrrpTopology : IDisposable
             advert_int {{advertInt}}
             version {{version}}
             {{(nopreempt ? "nopreempt" : "")}}
+            {{(unicastFrom is null ? "" : $"unicast_src_ip {Addresses[unicastFrom]}\n    unicast_peer {{\n        {Addresses[unicastFrom == "a" ? "b" : "a"]}\n    }}")}}
             {{(version == 2 ? "authentication {\n        auth_type PASS\n        auth_pass fulcrum\n    }" : "")}}
             virtual_ipaddress {
                 {{Vip}}/32
