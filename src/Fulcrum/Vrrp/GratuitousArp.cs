@@ -14,6 +14,31 @@ public static class GratuitousArp
 
     private const ulong Broadcast = 0xFFFF_FFFF_FFFF;
 
+    /// <summary>
+    /// True when <paramref name="frame"/> is an ARP packet (request or reply) whose sender claims one of
+    /// <paramref name="addresses"/> from a MAC other than <paramref name="ourMac"/>: someone else answers
+    /// for our virtual address (a split brain, or a stale peer after a kill), so hosts may be sending to it.
+    /// </summary>
+    public static bool IsConflict(Span<byte> frame, IReadOnlyList<uint> addresses, ulong ourMac, out uint address)
+    {
+        address = 0;
+        if (!EthernetFrame.TryCreate(frame, out var eth) || eth.EtherType != EtherTypes.Arp || !ArpPacket.TryCreate(eth.Payload, out var arp))
+            return false;
+        if (arp.SenderMac == ourMac)
+            return false;
+        uint sender = arp.SenderProtocolAddress;
+        for (int i = 0; i < addresses.Count; i++)
+        {
+            if (addresses[i] == sender)
+            {
+                address = sender;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Writes the 42-byte frame for <paramref name="address"/> (host order) from <paramref name="mac"/>.</summary>
     public static int Write(Span<byte> frame, ulong mac, uint address)
     {

@@ -237,6 +237,23 @@ public sealed class VrrpInstance
         }
     }
 
+    /// <summary>
+    /// Another host claims one of our addresses (an ARP from a foreign MAC). A MASTER re-asserts: an advert,
+    /// so a VRRP peer that thinks it is master steps down, and a round of GARPs so hosts learn our MAC again;
+    /// at most once per advert interval. Returns true when it re-asserted.
+    /// </summary>
+    public bool ResolveAddressConflict()
+    {
+        var now = Now;
+        if (State != VrrpInstanceState.Master || (_lastConflictGarp is { } last && now - last < AdvertInterval))
+            return false;
+        _lastConflictGarp = now;
+        _io.SendAdvertisement(this, EffectivePriority);
+        _io.SendGratuitousArps(this, 1);
+        _advertAt = now + AdvertInterval;
+        return true;
+    }
+
     /// <summary>Sync group: follow a member that became MASTER.</summary>
     public void ForceMaster()
     {

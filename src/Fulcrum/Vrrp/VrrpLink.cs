@@ -34,6 +34,8 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
     private readonly byte[] _sendBuffer = new byte[VrrpCodec.MaxPacketLength];
     private readonly byte[] _arpFrame = new byte[GratuitousArp.FrameLength];
     private readonly uint[] _peers;
+    private readonly Socket _arpListener;
+    private readonly ulong _mac;
 
     public VrrpLink(ConfigInstance config, ILogger logger, Action<VrrpInstance, VrrpInstanceState> changed, TimeProvider time)
     {
@@ -64,6 +66,17 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
             GarpMasterDelay: config.GarpMasterDelay,
             GarpMasterRepeat: config.GarpMasterRepeat);
         _socket = new VrrpSocket(iface, NetInterface.GetIndex(iface), joinMulticast: _peers.Length == 0);
+        _mac = NetInterface.GetMac(iface);
+        try
+        {
+            _arpListener = PacketListener.Open(iface, Packets.EtherTypes.Arp);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+
         Instance = new VrrpInstance(options, this, time);
     }
 
@@ -72,6 +85,36 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
     public ConfigInstance Config => _config;
 
     public Socket Socket => _socket.Socket;
+
+    /// <summary>ARP frames seen on the interface, to notice another host claiming our addresses.</summary>
+    public Socket ArpListener => _arpListener;
+
+    /// <summary>Reads every waiting ARP frame; a foreign claim on a virtual address makes a MASTER re-assert.</summary>
+    public void DrainArp(Span<byte> buffer)
+    {
+        while (_arpListener.Available > 0)
+        {
+            int n;
+            try
+            {
+                n = _arpListener.Receive(buffer, SocketFlags.None);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+            {
+                return;
+            }
+
+            if (GratuitousArp.IsConflict(buffer[..n], Instance.Options.Format.Addresses, _mac, out uint address)
+                && Instance.ResolveAddressConflict())
+            {
+                _logger.LogWarning(
+                    "({Instance}) {Address} claimed by {Mac}: re-asserting with an advert and gratuitous ARP",
+                    Name,
+                    new IPAddress(BinaryPrimitives.ReverseEndianness(address)),
+                    NetInterface.FormatMac(NetInterface.ReadMac(buffer[6..12])));
+            }
+        }
+    }
 
     /// <summary>Reads every waiting packet and hands the valid ones for this instance to the state machine.</summary>
     public void Drain(Span<byte> buffer)
@@ -184,6 +227,7 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
     public void Dispose()
     {
         _socket.Dispose();
+        _arpListener.Dispose();
         foreach (var s in _arpSockets.Values)
             s.Dispose();
     }

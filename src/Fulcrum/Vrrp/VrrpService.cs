@@ -130,7 +130,11 @@ public sealed class VrrpService : BackgroundService
 
                 readable.Clear();
                 foreach (var link in links)
+                {
                     readable.Add(link.Socket);
+                    readable.Add(link.ArpListener);
+                }
+
                 if (readable.Count == 0)
                 {
                     stoppingToken.WaitHandle.WaitOne(MaxWait);
@@ -142,6 +146,8 @@ public sealed class VrrpService : BackgroundService
                 {
                     if (readable.Contains(link.Socket))
                         link.Drain(buffer);
+                    if (readable.Contains(link.ArpListener))
+                        link.DrainArp(buffer);
                     link.Instance.Poll();
                 }
 

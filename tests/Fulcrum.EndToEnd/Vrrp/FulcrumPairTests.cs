@@ -29,3 +29,23 @@ public sealed class FulcrumPairTests(ITestOutputHelper output)
         VrrpTopology.Holds(() => net.HasVip("b") && !net.HasVip("a"), TimeSpan.FromSeconds(2), "b keeps the VIP, a stays BACKUP");
     }
 }
+
+/// <summary>A MASTER that sees another host claim its VIP (an ARP from a foreign MAC) re-asserts.</summary>
+public sealed class ArpConflictTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task ForeignArpForVip_MasterReassertsAndKeepsVip()
+    {
+        using var net = new VrrpTopology(output);
+        var fulcrum = await net.StartFulcrumAsync("a", VrrpTopology.Config(3, 150, "0.2"));
+        VrrpTopology.WaitFor(() => net.HasVip("a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Master, TimeSpan.FromSeconds(10), "Fulcrum MASTER");
+
+        // b announces the VIP as its own (a stale director after a kill, or a misconfigured host).
+        VrrpTopology.Run("ip", "-n", net.Namespace("b"), "addr", "add", VrrpTopology.Vip + "/32", "dev", "eth0");
+        VrrpTopology.Run("ip", "netns", "exec", net.Namespace("b"), "arping", "-U", "-c", "1", "-I", "eth0", "-s", VrrpTopology.Vip, VrrpTopology.Vip);
+
+        VrrpTopology.WaitFor(() => net.Log.Any(l => l.Contains("claimed by", StringComparison.Ordinal)), TimeSpan.FromSeconds(5), "Fulcrum notices the foreign claim");
+        Assert.Equal(VrrpInstanceState.Master, VrrpTopology.First(fulcrum)?.State);
+        Assert.True(net.HasVip("a"));
+    }
+}

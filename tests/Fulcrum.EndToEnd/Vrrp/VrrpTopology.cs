@@ -62,6 +62,9 @@ internal sealed class VrrpTopology : IDisposable
 
     public ITestOutputHelper Output { get; }
 
+    /// <summary>Every line the Fulcrum services logged, for tests that assert on a logged event.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Log { get; } = new();
+
     public string Namespace(string host) => Prefix + "-" + host;
 
     /// <summary>A keepalived.conf with one IPv4 instance (VRID 51, VIP /32 on eth0), v2 with PASS auth or v3.</summary>
@@ -94,7 +97,7 @@ internal sealed class VrrpTopology : IDisposable
         var service = new VrrpService(
             parsed.Configuration,
             TimeProvider.System,
-            new OutputLogger<VrrpService>(Output, "fulcrum-" + host),
+            new OutputLogger<VrrpService>(Output, "fulcrum-" + host, Log),
             new VrrpServiceOptions { NetworkNamespace = Namespace(host) });
         _services.Add(service);
         await service.StartAsync(CancellationToken.None);
@@ -217,7 +220,7 @@ internal sealed class VrrpTopology : IDisposable
 }
 
 /// <summary>An ILogger that writes to the test's output (and survives the test having ended).</summary>
-internal sealed class OutputLogger<T>(ITestOutputHelper output, string name) : ILogger<T>
+internal sealed class OutputLogger<T>(ITestOutputHelper output, string name, System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILogger<T>
 {
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
@@ -228,9 +231,11 @@ internal sealed class OutputLogger<T>(ITestOutputHelper output, string name) : I
     {
         if (!IsEnabled(logLevel))
             return;
+        string line = $"{DateTime.UtcNow:HH:mm:ss.fff} {name} {logLevel}: {formatter(state, exception)}{(exception is null ? "" : " " + exception)}";
+        lines.Enqueue(line);
         try
         {
-            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {name} {logLevel}: {formatter(state, exception)}{(exception is null ? "" : " " + exception)}");
+            output.WriteLine(line);
         }
         catch (InvalidOperationException)
         {

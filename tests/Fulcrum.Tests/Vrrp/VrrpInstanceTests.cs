@@ -305,6 +305,27 @@ public class VrrpInstanceTests
         Assert.Equal(TimeSpan.FromTicks((256 - 150) * 1_000_000 / 256 * 10), vrrp.SkewTime);
     }
 
+    [Fact]
+    public void ResolveAddressConflict_Master_ReassertsOncePerInterval()
+    {
+        var vrrp = StartAsMaster();
+        Assert.True(vrrp.ResolveAddressConflict());
+        Assert.False(vrrp.ResolveAddressConflict());
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(vrrp.ResolveAddressConflict());
+        Assert.Equal(["advert 100", "garp 1", "advert 100", "garp 1"], _io.Log);
+    }
+
+    [Fact]
+    public void ResolveAddressConflict_Backup_DoesNothing()
+    {
+        var vrrp = Create();
+        vrrp.Start();
+        _io.Log.Clear();
+        Assert.False(vrrp.ResolveAddressConflict());
+        Assert.Empty(_io.Log);
+    }
+
     private VrrpInstance StartAsMaster(TimeSpan garpDelay = default, int garpRepeat = 5)
     {
         var vrrp = Create(garpDelay: garpDelay, garpRepeat: garpRepeat);
