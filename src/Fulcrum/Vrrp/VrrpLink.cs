@@ -65,8 +65,8 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
             PreemptDelay: config.PreemptDelay,
             GarpMasterDelay: config.GarpMasterDelay,
             GarpMasterRepeat: config.GarpMasterRepeat);
-        _socket = new VrrpSocket(iface, NetInterface.GetIndex(iface), joinMulticast: _peers.Length == 0);
         _mac = NetInterface.GetMac(iface);
+        _socket = new VrrpSocket(iface, NetInterface.GetIndex(iface), joinMulticast: _peers.Length == 0);
         try
         {
             _arpListener = PacketListener.Open(iface, Packets.EtherTypes.Arp);

@@ -100,7 +100,15 @@ public sealed class VrrpService : BackgroundService
                     continue;
                 }
 
-                links.Add(new VrrpLink(config, _logger, _syncGroups.Record, _time));
+                try
+                {
+                    links.Add(new VrrpLink(config, _logger, _syncGroups.Record, _time));
+                }
+                catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or NotSupportedException)
+                {
+                    // As keepalived: one broken instance (no such interface, no address) does not stop the others.
+                    _logger.LogError("({Instance}) cannot start: {Error}", config.Name, e.Message);
+                }
             }
 
             var instances = new List<VrrpInstance>(links.Count);

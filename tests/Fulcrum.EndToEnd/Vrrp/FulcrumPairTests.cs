@@ -49,3 +49,19 @@ public sealed class ArpConflictTests(ITestOutputHelper output)
         Assert.True(net.HasVip("a"));
     }
 }
+
+/// <summary>One broken instance does not take the others down.</summary>
+public sealed class VrrpServiceRobustnessTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task InstanceOnMissingInterface_LoggedAndSkipped_OthersRun()
+    {
+        using var net = new VrrpTopology(output);
+        string config = VrrpTopology.Config(3, 150, "0.2")
+            + "\nvrrp_instance VI_BROKEN {\n    interface nosuch0\n    virtual_router_id 52\n    advert_int 0.2\n    version 3\n    virtual_ipaddress {\n        198.51.100.101/32\n    }\n}\n";
+        var fulcrum = await net.StartFulcrumAsync("a", config);
+        VrrpTopology.WaitFor(() => net.HasVip("a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Master, TimeSpan.FromSeconds(10), "VI_1 MASTER");
+        Assert.Single(fulcrum.Instances);
+        Assert.Contains(net.Log, l => l.Contains("(VI_BROKEN) cannot start", StringComparison.Ordinal));
+    }
+}
