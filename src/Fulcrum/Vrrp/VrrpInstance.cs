@@ -38,6 +38,8 @@ public interface IVrrpInstanceIo
 /// <param name="PreemptDelay">keepalived's preempt_delay: how long a BACKUP keeps accepting a lower-priority master.</param>
 /// <param name="GarpMasterDelay">keepalived's garp_master_delay: a second burst of GARPs this long after becoming MASTER (0: none).</param>
 /// <param name="GarpMasterRepeat">keepalived's garp_master_repeat: GARP rounds per burst.</param>
+/// <param name="GarpMasterRefresh">keepalived's garp_master_refresh: periodic GARPs while MASTER (0: off).</param>
+/// <param name="GarpMasterRefreshRepeat">keepalived's garp_master_refresh_repeat: rounds per refresh.</param>
 public sealed record VrrpInstanceOptions(
     string Name,
     VrrpMessageFormat Format,
@@ -46,7 +48,9 @@ public sealed record VrrpInstanceOptions(
     bool Preempt = true,
     TimeSpan PreemptDelay = default,
     TimeSpan GarpMasterDelay = default,
-    int GarpMasterRepeat = 5);
+    int GarpMasterRepeat = 5,
+    TimeSpan GarpMasterRefresh = default,
+    int GarpMasterRefreshRepeat = 1);
 
 /// <summary>
 /// The VRRP state machine of RFC 3768 §6.4 / RFC 5798 §6.4 with keepalived's timer arithmetic, as pure logic:
@@ -65,6 +69,7 @@ public sealed class VrrpInstance
     private TimeSpan? _masterDownAt;
     private TimeSpan? _advertAt;
     private TimeSpan? _garpAt;
+    private TimeSpan? _refreshAt;
     private TimeSpan? _preemptAt;
     private TimeSpan? _lastConflictGarp;
 
@@ -131,7 +136,7 @@ public sealed class VrrpInstance
     {
         get
         {
-            TimeSpan? next = Min(Min(_masterDownAt, _advertAt), _garpAt);
+            TimeSpan? next = Min(Min(_masterDownAt, _advertAt), Min(_garpAt, _refreshAt));
             if (next is null)
                 return null;
             TimeSpan left = next.Value - Now;
@@ -196,6 +201,12 @@ public sealed class VrrpInstance
             // keepalived's vrrp_gratuitous_arp_thread: the second burst, garp_master_delay after takeover.
             _garpAt = null;
             _io.SendGratuitousArps(this, Options.GarpMasterRepeat);
+        }
+
+        if (_refreshAt <= now)
+        {
+            _refreshAt = now + Options.GarpMasterRefresh;
+            _io.SendGratuitousArps(this, Options.GarpMasterRefreshRepeat);
         }
     }
 
@@ -364,6 +375,9 @@ public sealed class VrrpInstance
         _io.SendGratuitousArps(this, Options.GarpMasterRepeat);
         _advertAt = now + AdvertInterval;
         _garpAt = Options.GarpMasterDelay > TimeSpan.Zero ? now + Options.GarpMasterDelay : null;
+
+        // Refreshes start after the delayed burst (reference §6: first at garp_delay + refresh).
+        _refreshAt = Options.GarpMasterRefresh > TimeSpan.Zero ? now + Options.GarpMasterDelay + Options.GarpMasterRefresh : null;
         _io.StateChanged(this, previous);
     }
 
@@ -374,6 +388,7 @@ public sealed class VrrpInstance
         MasterAddress = master;
         _advertAt = null;
         _garpAt = null;
+        _refreshAt = null;
         _preemptAt = null;
         if (previous == VrrpInstanceState.Master)
             _io.RemoveAddresses(this);
@@ -392,6 +407,7 @@ public sealed class VrrpInstance
         _masterDownAt = null;
         _advertAt = null;
         _garpAt = null;
+        _refreshAt = null;
         _preemptAt = null;
     }
 

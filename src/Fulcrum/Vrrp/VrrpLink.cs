@@ -64,7 +64,9 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
             Preempt: !config.NoPreempt,
             PreemptDelay: config.PreemptDelay,
             GarpMasterDelay: config.GarpMasterDelay,
-            GarpMasterRepeat: config.GarpMasterRepeat);
+            GarpMasterRepeat: config.GarpMasterRepeat,
+            GarpMasterRefresh: config.GarpMasterRefresh,
+            GarpMasterRefreshRepeat: config.GarpMasterRefreshRepeat);
         _mac = NetInterface.GetMac(iface);
         _socket = new VrrpSocket(iface, NetInterface.GetIndex(iface), joinMulticast: _peers.Length == 0);
         try

@@ -192,6 +192,29 @@ public class VrrpInstanceTests
     }
 
     [Fact]
+    public void Poll_MasterGarpMasterRefresh_PeriodicRoundsAfterDelay()
+    {
+        var format = new VrrpMessageFormat(2, 51, [Vip], TimeSpan.FromSeconds(1));
+        var vrrp = new VrrpInstance(
+            new VrrpInstanceOptions("VI_1", format, 255, Me, GarpMasterDelay: TimeSpan.FromSeconds(5), GarpMasterRepeat: 5, GarpMasterRefresh: TimeSpan.FromSeconds(10), GarpMasterRefreshRepeat: 2),
+            _io,
+            _time);
+        vrrp.Start();
+        int Refreshes() => _io.Log.Count(e => e == "garp 2");
+        _time.Advance(TimeSpan.FromSeconds(14));
+        vrrp.Poll();
+        Assert.Equal(0, Refreshes());
+        _time.Advance(TimeSpan.FromSeconds(1));
+        vrrp.Poll();
+        Assert.Equal(1, Refreshes());
+        _time.Advance(TimeSpan.FromSeconds(10));
+        vrrp.Poll();
+        Assert.Equal(2, Refreshes());
+        vrrp.Stop();
+        Assert.Null(vrrp.DueIn);
+    }
+
+    [Fact]
     public void Receive_MasterHigherPriority_StepsDownAndRemovesAddresses()
     {
         var vrrp = StartAsMaster();
