@@ -8,7 +8,7 @@ public sealed class FulcrumPairTests(ITestOutputHelper output)
 {
     [Theory]
     [InlineData(2, "1")]
-    [InlineData(3, "0.2")]
+    [InlineData(3, "0.5")]
     public async Task EqualPriority_SplitBrainHeals_HigherAddressKeepsVip(int version, string advert)
     {
         using var net = new VrrpTopology(output);

@@ -7,12 +7,13 @@ namespace Fulcrum.EndToEnd.Vrrp;
 
 /// <summary>
 /// Fulcrum's VRRP against Debian's keepalived on one bridge, same VRID and VIP, VRRPv2 (1 s adverts, PASS
-/// auth) and VRRPv3 (0.2 s adverts): exactly one holds the VIP; a killed master is replaced after
-/// Master_Down; a cleanly stopped one after Skew_Time only (priority 0); a returning higher priority preempts.
+/// auth) and VRRPv3 (0.5 s adverts, so a busy CI machine does not cause false failovers): exactly one holds
+/// the VIP; a killed master is replaced after Master_Down; a cleanly stopped one after Skew_Time only
+/// (priority 0); a returning higher priority preempts.
 /// </summary>
 public sealed class KeepalivedInteropTests(ITestOutputHelper output)
 {
-    public static TheoryData<int, string> Versions => new() { { 2, "1" }, { 3, "0.2" } };
+    public static TheoryData<int, string> Versions => new() { { 2, "1" }, { 3, "0.5" } };
 
     [Theory]
     [MemberData(nameof(Versions))]
@@ -89,8 +90,8 @@ public sealed class KeepalivedUnicastTests(ITestOutputHelper output)
     public async Task UnicastPeers_FulcrumMasterThenCleanStop_KeepalivedTakesOverFast()
     {
         using var net = new VrrpTopology(output);
-        net.StartKeepalived("b", VrrpTopology.Config(3, 100, "0.2", unicastFrom: "b"));
-        var fulcrum = await net.StartFulcrumAsync("a", VrrpTopology.Config(3, 150, "0.2", unicastFrom: "a"));
+        net.StartKeepalived("b", VrrpTopology.Config(3, 100, "0.5", unicastFrom: "b"));
+        var fulcrum = await net.StartFulcrumAsync("a", VrrpTopology.Config(3, 150, "0.5", unicastFrom: "a"));
         VrrpTopology.WaitFor(
             () => net.HasVip("a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Master,
             TimeSpan.FromSeconds(15),
@@ -101,6 +102,6 @@ public sealed class KeepalivedUnicastTests(ITestOutputHelper output)
         await net.StopFulcrumAsync(fulcrum);
         VrrpTopology.WaitFor(() => net.HasVip("b"), TimeSpan.FromSeconds(5), "keepalived takes over after the unicast priority-0 advert");
         output.WriteLine($"unicast clean-stop takeover in {clock.Elapsed.TotalMilliseconds:0} ms");
-        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(600), $"took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(1500), $"took {clock.Elapsed}: priority 0 should cut it to Skew_Time, below 3 adverts");
     }
 }

@@ -25,7 +25,7 @@ public sealed class TrackingTests(ITestOutputHelper output)
                 interface eth0
                 virtual_router_id 51
                 priority 150
-                advert_int 0.2
+                advert_int 0.5
                 version 3
                 track_script {
                     chk weight -60
@@ -37,7 +37,7 @@ public sealed class TrackingTests(ITestOutputHelper output)
                 }
             }
             """;
-        net.StartKeepalived("b", VrrpTopology.Config(3, 100, "0.2"));
+        net.StartKeepalived("b", VrrpTopology.Config(3, 100, "0.5"));
         var fulcrum = await net.StartFulcrumAsync("a", config);
         VrrpTopology.WaitFor(() => net.HasVip("a") && !net.HasVip("b"), TimeSpan.FromSeconds(15), "Fulcrum (150) MASTER");
         VrrpTopology.WaitFor(() => File.Exists(notified), TimeSpan.FromSeconds(5), "notify_master ran");
