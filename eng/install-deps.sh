@@ -2,8 +2,9 @@
 # Installs the Debian packages Fulcrum's lab, tests and benchmarks use. Idempotent; needs root.
 set -euo pipefail
 # clang and zlib1g-dev: Native AOT publishing of the `fulcrum` binary links with them.
+# keepalived: the real VRRP peer of the interoperability tests (run by the tests, never as a service).
 pkgs=(iproute2 nftables nginx-light wrk curl tcpdump iperf3 hyperfine ethtool procps iputils-arping iputils-ping
-      clang zlib1g-dev)
+      clang zlib1g-dev keepalived)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,4 +15,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The lab runs its own nginx instances inside namespaces; the packaged one must not hold port 80.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx keepalived >/dev/null 2>&1 || true; fi
