@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Fulcrum.Balancing;
 using Fulcrum.Config;
 using Fulcrum.Health;
+using Fulcrum.Vrrp;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -34,6 +35,9 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
         _logger = loggers.CreateLogger<ConfigService>();
     }
 
+    /// <summary>The VRRP instances of the configuration in force (null without -f or without vrrp_instance).</summary>
+    public VrrpService? Vrrp { get; private set; }
+
     /// <summary>The health checks of the configuration in force (null without -f).</summary>
     public HealthMonitor? Health { get; private set; }
 
@@ -57,6 +61,13 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
         }
 
         Apply(config);
+        if (config.VrrpInstances.Count > 0)
+        {
+            // VRRP runs on its own thread; a clean stop sends priority 0 so a backup takes over at once.
+            Vrrp = new VrrpService(config, TimeProvider.System, _loggers.CreateLogger<VrrpService>());
+            Vrrp.StartAsync(cancellationToken).GetAwaiter().GetResult();
+        }
+
         _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true;
@@ -69,6 +80,12 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
     {
         _sighup?.Dispose();
         _sighup = null;
+        if (Vrrp is not null)
+        {
+            await Vrrp.StopAsync(cancellationToken).ConfigureAwait(false);
+            Vrrp.Dispose();
+        }
+
         if (Health is not null)
         {
             await Health.StopAsync().ConfigureAwait(false);
@@ -94,6 +111,13 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
         }
 
         Apply(config);
+        if (Vrrp is not null || config.VrrpInstances.Count > 0)
+        {
+            // Re-creating instances would move VIPs this director keeps; until reload diffs VRRP
+            // instances, they keep running as started.
+            LogVrrpNotReloaded();
+        }
+
         return true;
     }
 
@@ -180,6 +204,9 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
 
     [LoggerMessage(EventId = 504, Level = LogLevel.Information, Message = "configuration applied: {Services} virtual service(s); services +{Added} ~{Changed} -{Removed}, real servers +{DestsAdded} ~{DestsChanged} -{DestsRemoved}, {Failures} failure(s)")]
     private partial void LogApplied(int services, int added, int changed, int removed, int destsAdded, int destsChanged, int destsRemoved, int failures);
+
+    [LoggerMessage(EventId = 506, Level = LogLevel.Warning, Message = "VRRP instances are not changed by a reload yet; restart the daemon to apply vrrp_instance changes")]
+    private partial void LogVrrpNotReloaded();
 
     [LoggerMessage(EventId = 505, Level = LogLevel.Error, Message = "cannot {What} {Service}: errno {Errno}")]
     private partial void LogApplyFailed(string what, string service, int errno);

@@ -90,6 +90,11 @@ internal sealed class DirectorStatus
             }
         }
 
+        if (_config.Vrrp is { } vrrp)
+        {
+            Vrrp.VrrpStatusText.Append(sb, vrrp.Instances);
+        }
+
         var health = _config.Health?.GetRealServers();
         if (health is { Count: > 0 })
         {
