@@ -129,18 +129,5 @@ public sealed class CliTests
 
     private static CommandResult InNs(string ns, params string[] argv) => Run("ip", ["netns", "exec", ns, .. argv]);
 
-    private static CommandResult Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return new CommandResult(p.ExitCode, stdout.Result, stderr);
-    }
+    private static CommandResult Run(string file, params string[] args) => ExternalCommand.Run(file, args);
 }

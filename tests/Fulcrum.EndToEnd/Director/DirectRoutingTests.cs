@@ -47,7 +47,7 @@ public sealed class DirectRoutingTests : IClassFixture<DirectorFixture>
     {
         // Print mode (-l, one line per frame with its MACs): tcpdump -w left an empty file in namespaces here.
         using var tcpdump = _f.Lab.StartProcess("router", "tcpdump", "-i", "eth1", "-n", "-e", "-l", "tcp and src port 80");
-        WaitFor(() => tcpdump.ReadLog().Contains("listening on", StringComparison.Ordinal), "tcpdump to start");
+        Wait.For(() => tcpdump.ReadLog().Contains("listening on", StringComparison.Ordinal), "tcpdump to start");
         for (int i = 0; i < 9; i++)
         {
             ClientTools.CurlBody(_f.Lab, _f.VipUrl);
@@ -167,7 +167,7 @@ public sealed class DirectRoutingTests : IClassFixture<DirectorFixture>
             }
         }
 
-        WaitFor(() => DropCounters()[nameof(DropReason.Truncated)] - before[nameof(DropReason.Truncated)] >= PerReason, "the drops to be counted");
+        Wait.For(() => DropCounters()[nameof(DropReason.Truncated)] - before[nameof(DropReason.Truncated)] >= PerReason, "the drops to be counted");
         var after = DropCounters();
         foreach (var (reason, _) in frames)
         {
@@ -190,7 +190,7 @@ public sealed class DirectRoutingTests : IClassFixture<DirectorFixture>
         Assert.False(ClientTools.Curl(_f.Lab, _f.VipUrl).Succeeded);
 
         var fresh = _f.Restart();
-        WaitFor(() => fresh.Process.ReadLog().Contains("removed stale kernel drop rules", StringComparison.Ordinal), "the stale rules to be removed");
+        Wait.For(() => fresh.Process.ReadLog().Contains("removed stale kernel drop rules", StringComparison.Ordinal), "the stale rules to be removed");
         _f.ResetToSeed();
         var bodies = Enumerable.Range(0, 3).Select(_ => ClientTools.CurlBody(_f.Lab, _f.VipUrl).Trim()).ToHashSet();
         Assert.Equal(Names.Length, bodies.Count);
@@ -269,14 +269,4 @@ public sealed class DirectRoutingTests : IClassFixture<DirectorFixture>
     }
 
     private static string MacOf(IPAddress address) => NetInterface.FormatMac(MacValue(address));
-
-    private static void WaitFor(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            Thread.Sleep(50);
-        }
-    }
 }

@@ -35,36 +35,26 @@ public sealed class HealthCheckDirectorTests : IClassFixture<LabFixture>
         _lab.AddVip("lb1");
         try
         {
-            WaitFor(() => director.Adm("-ln").StdOut.Contains(Rs2Line, StringComparison.Ordinal), "rs2 to pass its first check", 15);
+            Wait.For(() => director.Adm("-ln").StdOut.Contains(Rs2Line, StringComparison.Ordinal), "rs2 to pass its first check", 15);
 
             var nginx = _lab.TrackedProcesses().Last(p => p.Host == "rs2" && p.Name == "nginx" && !p.HasExited);
             nginx.Signal("KILL");
             Assert.True(nginx.WaitForExit(TimeSpan.FromSeconds(5)));
 
             // delay_loop 1 s + one retry after 1 s + connect_timeout 1 s: out within ~3 s; allow a loaded machine.
-            WaitFor(() => !director.Adm("-ln").StdOut.Contains(Rs2Line, StringComparison.Ordinal), "rs2 to leave the pool", 12);
+            Wait.For(() => !director.Adm("-ln").StdOut.Contains(Rs2Line, StringComparison.Ordinal), "rs2 to leave the pool", 12);
             var whileDown = Enumerable.Range(0, 9).Select(_ => ClientTools.CurlBody(_lab, _url).Trim()).ToList();
             Assert.All(whileDown, b => Assert.Contains(b, new[] { "rs1", "rs3" }));
 
             string dir = Path.Combine(_lab.StateDirectory, "rs2");
             _lab.StartProcess("rs2", "nginx", "-e", Path.Combine(dir, "error.log"), "-p", dir, "-c", Path.Combine(dir, "nginx.conf"));
-            WaitFor(() => director.Adm("-ln").StdOut.Contains(Rs2Line, StringComparison.Ordinal), "rs2 to return", 12);
+            Wait.For(() => director.Adm("-ln").StdOut.Contains(Rs2Line, StringComparison.Ordinal), "rs2 to return", 12);
             var afterReturn = Enumerable.Range(0, 6).Select(_ => ClientTools.CurlBody(_lab, _url).Trim()).ToList();
             Assert.Contains("rs2", afterReturn);
         }
         finally
         {
             director.Process.Stop();
-        }
-    }
-
-    private static void WaitFor(Func<bool> condition, string what, int seconds)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            Thread.Sleep(100);
         }
     }
 }

@@ -24,21 +24,21 @@ public sealed class HighAvailabilityTests : IClassFixture<LabFixture>
         var lb1 = LabDirector.Start(_lab, "lb1", "-f", lb1Conf);
         try
         {
-            WaitFor(() => HoldsVip("lb1") && !HoldsVip("lb2"), "lb1 to become MASTER and hold the VIP alone", 15);
+            Wait.For(() => HoldsVip("lb1") && !HoldsVip("lb2"), "lb1 to become MASTER and hold the VIP alone", 15);
             Assert.Contains(ClientTools.CurlBody(_lab, _url).Trim(), new[] { "rs1", "rs2", "rs3" });
             Assert.Contains("MASTER", lb1.Status().StdOut, StringComparison.Ordinal);
 
             lb1.Process.Signal("TERM");
             Assert.True(lb1.Process.WaitForExit(TimeSpan.FromSeconds(10)));
-            WaitFor(() => HoldsVip("lb2") && !HoldsVip("lb1"), "lb2 to take the VIP after lb1's priority-0 advert", 5);
-            WaitFor(() => ClientTools.Curl(_lab, _url).Succeeded, "the client to be served through lb2", 10);
+            Wait.For(() => HoldsVip("lb2") && !HoldsVip("lb1"), "lb2 to take the VIP after lb1's priority-0 advert", 5);
+            Wait.For(() => ClientTools.Curl(_lab, _url).Succeeded, "the client to be served through lb2", 10);
             var stats = lb2.Adm("-ln", "--stats", "--exact").EnsureSuccess("lb2 --stats").StdOut;
             var line = stats.Split('\n').First(l => l.StartsWith("TCP  198.51.100.100:80", StringComparison.Ordinal));
             Assert.NotEqual("0", line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2]);   // lb2 counted connections
 
             lb1 = LabDirector.Start(_lab, "lb1", "-f", lb1Conf);
-            WaitFor(() => HoldsVip("lb1") && !HoldsVip("lb2"), "lb1 to preempt", 15);
-            WaitFor(() => ClientTools.Curl(_lab, _url).Succeeded, "the client to be served through lb1 again", 10);
+            Wait.For(() => HoldsVip("lb1") && !HoldsVip("lb2"), "lb1 to preempt", 15);
+            Wait.For(() => ClientTools.Curl(_lab, _url).Succeeded, "the client to be served through lb1 again", 10);
         }
         finally
         {
@@ -74,15 +74,5 @@ public sealed class HighAvailabilityTests : IClassFixture<LabFixture>
             }
             """);
         return path;
-    }
-
-    private static void WaitFor(Func<bool> condition, string what, int seconds)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            Thread.Sleep(100);
-        }
     }
 }

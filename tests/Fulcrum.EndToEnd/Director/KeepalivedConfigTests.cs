@@ -30,7 +30,7 @@ public sealed class KeepalivedConfigTests : IClassFixture<LabFixture>
         // Quiesce rs2 by editing the file: applied in place on SIGHUP.
         File.WriteAllText(conf, Config(rs2Weight: 0));
         director.Process.Signal("HUP");
-        WaitFor(() => Count(director.Process.ReadLog(), "configuration applied") == 2, "the reload to be applied");
+        Wait.For(() => Count(director.Process.ReadLog(), "configuration applied") == 2, "the reload to be applied");
         var bodies = Enumerable.Range(0, 6).Select(_ => ClientTools.CurlBody(_lab, _url).Trim()).ToList();
         Assert.DoesNotContain("rs2", bodies);
         var listing = director.Adm("-ln").StdOut;
@@ -38,12 +38,12 @@ public sealed class KeepalivedConfigTests : IClassFixture<LabFixture>
 
         // A broken file: rejected with its position, the running configuration stays.
         File.WriteAllText(conf, Config(rs2Weight: 1).Replace("lb_algo rr", "lb_algo rr\n    delay_loop -5", StringComparison.Ordinal) + "}\n");
-        var check = CommandResultOf(LabDirector.FulcrumPath, "check-config", "-f", conf);
+        var check = ExternalCommand.Run(LabDirector.FulcrumPath, ["check-config", "-f", conf]);
         Assert.Equal(1, check.ExitCode);
         Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(conf)}:\d+:\d+: ", check.StdErr);
 
         director.Process.Signal("HUP");
-        WaitFor(() => director.Process.ReadLog().Contains("rejected", StringComparison.Ordinal), "the reload to be rejected");
+        Wait.For(() => director.Process.ReadLog().Contains("rejected", StringComparison.Ordinal), "the reload to be rejected");
         Assert.Equal(listing, director.Adm("-ln").StdOut);
         Assert.Contains(ClientTools.CurlBody(_lab, _url).Trim(), new[] { "rs1", "rs3" });
         director.Process.Stop();
@@ -67,21 +67,6 @@ public sealed class KeepalivedConfigTests : IClassFixture<LabFixture>
         }
         """;
 
-    private static CommandResult CommandResultOf(string file, params string[] args)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return new CommandResult(p.ExitCode, stdout.Result, stderr);
-    }
-
     private static int Count(string text, string what)
     {
         int n = 0;
@@ -91,15 +76,5 @@ public sealed class KeepalivedConfigTests : IClassFixture<LabFixture>
         }
 
         return n;
-    }
-
-    private static void WaitFor(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            Thread.Sleep(50);
-        }
     }
 }
