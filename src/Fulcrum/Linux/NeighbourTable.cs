@@ -1,3 +1,4 @@
+using Fulcrum.Packets;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
@@ -247,7 +248,7 @@ public sealed unsafe class NeighbourTable : IDisposable
                     address = new IPAddress(value);
                     break;
                 case Netlink.NDA_LLADDR when value.Length == 6:
-                    mac = NetInterface.ReadMac(value);
+                    mac = EthernetFrame.ReadMac(value);
                     break;
             }
 

@@ -1,3 +1,4 @@
+using Fulcrum.Packets;
 using System.Text;
 using Fulcrum.Linux.Interop;
 
@@ -46,37 +47,15 @@ public static unsafe class NetInterface
     public static byte[] GetMacBytes(string name)
     {
         var bytes = new byte[6];
-        WriteMac(GetMac(name), bytes);
+        EthernetFrame.WriteMac(bytes, GetMac(name));
         return bytes;
-    }
-
-    /// <summary>Writes a 48-bit MAC (first octet most significant) to 6 bytes in wire order.</summary>
-    public static void WriteMac(ulong mac, Span<byte> destination)
-    {
-        for (int i = 5; i >= 0; i--)
-        {
-            destination[i] = (byte)mac;
-            mac >>= 8;
-        }
-    }
-
-    /// <summary>Reads 6 wire-order bytes as a 48-bit MAC.</summary>
-    public static ulong ReadMac(ReadOnlySpan<byte> source)
-    {
-        ulong mac = 0;
-        for (int i = 0; i < 6; i++)
-        {
-            mac = (mac << 8) | source[i];
-        }
-
-        return mac;
     }
 
     /// <summary>aa:bb:cc:dd:ee:ff.</summary>
     public static string FormatMac(ulong mac)
     {
         Span<byte> b = stackalloc byte[6];
-        WriteMac(mac, b);
+        EthernetFrame.WriteMac(b, mac);
         return $"{b[0]:x2}:{b[1]:x2}:{b[2]:x2}:{b[3]:x2}:{b[4]:x2}:{b[5]:x2}";
     }
 

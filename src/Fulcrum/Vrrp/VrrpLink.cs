@@ -1,3 +1,4 @@
+using Fulcrum.Packets;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
@@ -113,7 +114,7 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
                     "({Instance}) {Address} claimed by {Mac}: re-asserting with an advert and gratuitous ARP",
                     Name,
                     new IPAddress(BinaryPrimitives.ReverseEndianness(address)),
-                    NetInterface.FormatMac(NetInterface.ReadMac(buffer[6..12])));
+                    NetInterface.FormatMac(EthernetFrame.ReadMac(buffer[6..12])));
             }
         }
     }

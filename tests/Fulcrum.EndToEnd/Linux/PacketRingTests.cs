@@ -1,3 +1,4 @@
+using Fulcrum.Packets;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
@@ -30,7 +31,7 @@ public class PacketRingTests
         Assert.Equal(40001, BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(34 + 2)));
         Assert.Equal(marker, frame.AsSpan(42, marker.Length).ToArray());
         ulong macA = NetworkNamespace.RunIn(ns.A, () => NetInterface.GetMac(TwoNamespaces.Interface));
-        Assert.Equal(macA, NetInterface.ReadMac(frame));
+        Assert.Equal(macA, EthernetFrame.ReadMac(frame));
         Assert.True(ring.ReadCounters().RxFrames >= 1);
     }
 
