@@ -47,6 +47,8 @@ internal sealed partial class AdmSession
                 }
             case CmdDelDest:
                 _func = IpvsFunc.DelDest;
+                if (ce.DrainSeconds != 0)
+                    return StartDrain(ce, control);
                 return control.DeleteDest(ToKey(ce), ce.DestAddr, ce.DestPort);
             case CmdTimeout:
                 _func = IpvsFunc.SetTimeout;
@@ -58,6 +60,43 @@ internal sealed partial class AdmSession
             default:
                 return 0;
         }
+    }
+
+    /// <summary>
+    /// `-d ... --drain SECONDS` (our extension): the same errors as -d (Service not defined, No such
+    /// destination), then weight 0 at once, as `-e -w 0` would quiesce it (ip_vs_wlc and friends skip
+    /// weight-0 dests; existing connections keep their dest); the scheduler deletes it later. Returns at
+    /// once, as ipvsadm does.
+    /// </summary>
+    private int StartDrain(CommandEntry ce, IIpvsControl control)
+    {
+        if (_drains is null)
+        {
+            Stderr.Append("fulcrum: --drain needs a running director\n");
+            return -1;
+        }
+
+        ServiceKey key = ToKey(ce);
+        ServiceInfo? service = control.GetService(key);
+        if (service is null)
+            return IpvsErrno.ESRCH;
+        DestInfo? dest = null;
+        foreach (DestInfo d in service.Dests)
+        {
+            if (d.Spec.Port == ce.DestPort && d.Spec.Address.Equals(ce.DestAddr))
+            {
+                dest = d;
+                break;
+            }
+        }
+        if (dest is null)
+            return IpvsErrno.ENOENT;
+
+        int err = control.EditDest(key, dest.Spec with { Weight = 0 });
+        if (err != 0)
+            return err;
+        _drains.Drain(key, dest.Spec.Address, dest.Spec.Port, TimeSpan.FromSeconds(ce.DrainSeconds));
+        return 0;
     }
 
     private static ServiceKey ToKey(CommandEntry ce)

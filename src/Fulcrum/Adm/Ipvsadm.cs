@@ -14,11 +14,19 @@ public static class Ipvsadm
 {
     /// <summary>Runs one ipvsadm invocation; <paramref name="args"/> excludes the program name.</summary>
     public static AdmResult Run(IReadOnlyList<string> args, TextReader stdin, IIpvsControl control, string programName = "ipvsadm") =>
-        Run(args, stdin, control, programName, AdmNames.FromSystemFiles);
+        Run(args, stdin, control, programName, AdmNames.FromSystemFiles, drains: null);
 
-    internal static AdmResult Run(IReadOnlyList<string> args, TextReader stdin, IIpvsControl control, string programName, Func<AdmNames> names)
+    /// <summary>
+    /// As <see cref="Run(IReadOnlyList{string}, TextReader, IIpvsControl, string)"/>, with the director's
+    /// <paramref name="drains"/> that finish `-d ... --drain SECONDS` (our extension) in the background.
+    /// </summary>
+    public static AdmResult Run(IReadOnlyList<string> args, TextReader stdin, IIpvsControl control, IDrainScheduler? drains, string programName = "ipvsadm") =>
+        Run(args, stdin, control, programName, AdmNames.FromSystemFiles, drains);
+
+    internal static AdmResult Run(IReadOnlyList<string> args, TextReader stdin, IIpvsControl control, string programName, Func<AdmNames> names,
+        IDrainScheduler? drains = null)
     {
-        var session = new AdmSession(stdin, control, programName, names);
+        var session = new AdmSession(stdin, control, programName, names, drains);
         int code = session.Main(args);
         return new AdmResult(code, session.Stdout.ToString(), session.Stderr.ToString());
     }
@@ -71,7 +79,7 @@ internal sealed partial class AdmSession
         OptcPersistentConn = 17, OptcNoSort = 18, OptcSyncId = 19, OptcExact = 20, OptcOnePacket = 21,
         OptcPersistenceEngine = 22, OptcSchedFlags = 23, OptcMcastGroup = 24, OptcMcastPort = 25, OptcMcastTtl = 26,
         OptcSyncMaxLen = 27, OptcTunInfo = 28, OptcTunType = 29, OptcTunPort = 30, OptcTunNoCsum = 31,
-        OptcTunCsum = 32, OptcTunRemCsum = 33, NumberOfOpt = 34;
+        OptcTunCsum = 32, OptcTunRemCsum = 33, OptcDrain = 34, NumberOfOpt = 35;
 
     private const ulong OptService = 1UL << OptcService, OptConnection = 1UL << OptcConnection,
         OptTimeout = 1UL << OptcTimeout, OptDaemon = 1UL << OptcDaemon, OptStats = 1UL << OptcStats,
@@ -85,7 +93,7 @@ internal sealed partial class AdmSession
         TagDaemon = 133, TagStats = 134, TagRate = 135, TagThresholds = 136, TagPersistentConn = 137, TagSort = 138,
         TagNoSort = 139, TagPersistenceEngine = 140, TagSctpService = 141, TagMcastGroup = 142, TagMcastPort = 143,
         TagMcastTtl = 144, TagSyncMaxLen = 145, TagTunInfo = 146, TagTunType = 147, TagTunPort = 148,
-        TagTunNoCsum = 149, TagTunCsum = 150, TagTunRemCsum = 151;
+        TagTunNoCsum = 149, TagTunCsum = 150, TagTunRemCsum = 151, TagDrain = 152;
 
     private const uint SvcFPersistent = 0x1, SvcFOnePacket = 0x4, SvcFSched1 = 0x8, SvcFSched2 = 0x10,
         SvcFSched3 = 0x20, SvcFSchedMask = SvcFSched1 | SvcFSched2 | SvcFSched3;
@@ -93,6 +101,7 @@ internal sealed partial class AdmSession
     private const int ConnFMasq = 0, ConnFTunnel = 2, ConnFDroute = 3;
     private const int AfInet = 2, AfInet6 = 10;
     private const int MaxTimeout = 86400 * 31;
+    private const int MaxDrainSeconds = 86400;
     private const uint PersistentTimeoutDefault = 6 * 60; // IPVS_SVC_PERSISTENT_TIMEOUT (libipvs.h); not the man page's 300
     private const int ServiceAddr = 1, ServicePort = 2;
 
@@ -108,26 +117,27 @@ internal sealed partial class AdmSession
         "forwarding-method", "weight", "u-threshold", "l-threshold", "mcast-interface", "timeout", "daemon",
         "stats", "rate", "thresholds", "persistent-conn", "nosort", "syncid", "exact", "ops", "pe", "sched-flags",
         "mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type", "tun-port", "tun-nocsum",
-        "tun-csum", "tun-remcsum",
+        "tun-csum", "tun-remcsum", "drain",
     ];
 
-    // commands_v_options (ipvsadm.c): '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional.
+    // commands_v_options (ipvsadm.c): '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional. The last
+    // column, drain, is our extension (not in ipvsadm): optional with delete-server, illegal elsewhere.
     private static readonly string[] CommandsVOptions =
     [
-        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", // add-service
-        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx", // edit-service
-        "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // delete-service
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // flush
-        " 11xxxxxxxxx11       xxxxxxx xxxxx", // list
-        "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", // add-server
-        "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx", // delete-server
-        "xx+xxx+    xxxxxxxxxxxxxxxxxx     ", // edit-server
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // set
-        "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx", // start-daemon
-        "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx", // stop-daemon
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // restore
-        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // save
-        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // zero
+        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxxx", // add-service
+        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxxx", // edit-service
+        "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // delete-service
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // flush
+        " 11xxxxxxxxx11       xxxxxxx xxxxxx", // list
+        "xx+xxx+    xxxxxxxxxxxxxxxxxx     x", // add-server
+        "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx ", // delete-server
+        "xx+xxx+    xxxxxxxxxxxxxxxxxx     x", // edit-server
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // set
+        "xxxxxxxxxxx xxxxxxx xxxx    xxxxxxx", // start-daemon
+        "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxx", // stop-daemon
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // restore
+        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // save
+        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // zero
     ];
 
     private static readonly string[] TunNames = ["ipip", "gue", "gre"];
@@ -197,17 +207,20 @@ internal sealed partial class AdmSession
         new("tun-nocsum", '\0', false, false, TagTunNoCsum),
         new("tun-csum", '\0', false, false, TagTunCsum),
         new("tun-remcsum", '\0', false, false, TagTunRemCsum),
+        new("drain", '\0', true, false, TagDrain),
     ];
 
     private readonly TextReader _stdin;
     private readonly IIpvsControl? _control;
     private readonly string _program;
     private readonly Func<AdmNames> _namesLoader;
+    private readonly IDrainScheduler? _drains;
     private AdmNames? _names;
     private IpvsFunc _func;
 
-    public AdmSession(TextReader stdin, IIpvsControl? control, string program, Func<AdmNames> names)
+    public AdmSession(TextReader stdin, IIpvsControl? control, string program, Func<AdmNames> names, IDrainScheduler? drains = null)
     {
+        _drains = drains;
         _stdin = stdin;
         _control = control;
         _program = program;
@@ -598,6 +611,11 @@ internal sealed partial class AdmSession
                 case TagTunRemCsum:
                     SetOption(ref options, OptcTunRemCsum);
                     break;
+                case TagDrain:
+                    SetOption(ref options, OptcDrain);
+                    if ((ce.DrainSeconds = StringToNumber(arg, 1, MaxDrainSeconds)) == -1)
+                        Fail(2, "illegal drain timeout specified");
+                    break;
                 default:
                     // A second command (or -h/-v after one) is not in the loop's switch.
                     Fail(2, $"invalid option `{popt.BadOption}'");
@@ -940,5 +958,6 @@ internal sealed partial class AdmSession
         public int TcpFinTimeout;
         public int UdpTimeout;
         public string McastIfn = "";
+        public int DrainSeconds; // 0: delete at once, as ipvsadm -d
     }
 }

@@ -21,14 +21,17 @@ internal sealed partial class ControlSocketServer : BackgroundService
     private readonly IpvsTable _table;
     private readonly DirectorStatus _status;
     private readonly ILogger<ControlSocketServer> _logger;
+    private readonly DrainScheduler _drains;
     private Socket? _listener;
 
-    public ControlSocketServer(DirectorOptions options, IpvsTable table, DirectorStatus status, ILogger<ControlSocketServer> logger)
+    public ControlSocketServer(DirectorOptions options, IpvsTable table, DirectorStatus status, TimeProvider time, ILogger<ControlSocketServer> logger)
     {
         _options = options;
         _table = table;
         _status = status;
         _logger = logger;
+        _drains = new DrainScheduler(table, time);
+        _drains.Completed += r => LogDrainEnded(r.Address.ToString(), r.Port, r.Outcome, r.Connections);
     }
 
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -69,6 +72,12 @@ internal sealed partial class ControlSocketServer : BackgroundService
         catch (IOException)
         {
         }
+    }
+
+    public override void Dispose()
+    {
+        _drains.Dispose();
+        base.Dispose();
     }
 
     private static Socket Bind(string path)
@@ -142,7 +151,7 @@ internal sealed partial class ControlSocketServer : BackgroundService
         {
             case "adm":
                 {
-                    var result = Ipvsadm.Run(request.Args, new StringReader(request.Stdin), _table);
+                    var result = Ipvsadm.Run(request.Args, new StringReader(request.Stdin), _table, _drains);
                     return new ControlProtocol.Response(result.ExitCode, result.Stdout, result.Stderr);
                 }
 
@@ -166,6 +175,9 @@ internal sealed partial class ControlSocketServer : BackgroundService
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "control command '{Verb}' failed")]
     private partial void LogCommandFailed(string verb, Exception ex);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "drain of real server {Address}:{Port} ended: {Outcome} ({Connections} connections left)")]
+    private partial void LogDrainEnded(string address, ushort port, DrainOutcome outcome, uint connections);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Debug, Message = "control client failed: {Reason}")]
     private partial void LogClientFailed(string reason);
