@@ -22,18 +22,19 @@ internal sealed class LocalityBasedLeastConnectionReplicationScheduler : ISchedu
         private RealServer? _element;
     }
 
-    private struct Entry
+    private struct Entry : ILocalityEntry
     {
         public long LastUse;
         public long LastMod;
         public int Size;
         public Members Set;
+
+        readonly long ILocalityEntry.LastUse => LastUse;
     }
 
     private readonly Dictionary<uint, Entry> _cache = new(LocalityCache.InitialCapacity);
     private RealServer[] _dests = [];
-    private long _nextCheckMs = long.MinValue;
-    private int _counter = 1;
+    private LocalityExpiry _expiry = new();
 
     public string Name => "lblcr";
 
@@ -43,7 +44,7 @@ internal sealed class LocalityBasedLeastConnectionReplicationScheduler : ISchedu
 
     public RealServer? Pick(VirtualService service, in ParsedPacket packet, long nowMs)
     {
-        CheckExpire(nowMs);
+        _expiry.Check(_cache, nowMs);
         var dests = _dests;
         uint daddr = packet.DestinationAddress;
         ref var en = ref CollectionsMarshal.GetValueRefOrNullRef(_cache, daddr);
@@ -185,41 +186,5 @@ internal sealed class LocalityBasedLeastConnectionReplicationScheduler : ISchedu
             }
         }
         return most;
-    }
-
-    /// <summary>ip_vs_lblcr_check_expire, run lazily when its 60 s timer would have fired.</summary>
-    private void CheckExpire(long nowMs)
-    {
-        if (nowMs < _nextCheckMs)
-            return;
-        bool first = _nextCheckMs == long.MinValue;
-        _nextCheckMs = nowMs + LocalityCache.CheckIntervalMs;
-        if (first)
-            return;
-        if (_counter % LocalityCache.CountForFullExpiration == 0)
-        {
-            foreach (var (key, e) in _cache)
-            {
-                if (e.LastUse + LocalityCache.ExpirationMs <= nowMs)
-                    _cache.Remove(key);
-            }
-            _counter = 1;
-            return;
-        }
-        if (_cache.Count <= LocalityCache.MaxSize)
-        {
-            _counter++;
-            return;
-        }
-        int goal = Math.Min((_cache.Count - LocalityCache.MaxSize) * 4 / 3, LocalityCache.MaxSize / 2);
-        foreach (var (key, e) in _cache)
-        {
-            if (goal <= 0)
-                break;
-            if (nowMs < e.LastUse + LocalityCache.EntryTimeoutMs)
-                continue;
-            _cache.Remove(key);
-            goal--;
-        }
     }
 }

@@ -5,6 +5,66 @@ using Fulcrum.Packets;
 namespace Fulcrum.Balancing.Schedulers;
 
 /// <summary>The constants lblc and lblcr share (ip_vs_lblc.c, ip_vs_lblcr.c).</summary>
+/// <summary>A locality cache entry: when a packet last used it.</summary>
+internal interface ILocalityEntry
+{
+    long LastUse { get; }
+}
+
+/// <summary>
+/// The cache garbage collector lblc and lblcr share (ip_vs_lblc_check_expire and
+/// ip_vs_lblcr_check_expire are the same code in the kernel): every CheckIntervalMs, drop entries idle
+/// for ExpirationMs on every 30th run, otherwise only trim an over-full cache of entries idle for
+/// EntryTimeoutMs. Run by the worker that owns the cache, on its own clock.
+/// </summary>
+internal struct LocalityExpiry
+{
+    private long _nextCheckMs;
+    private int _counter;
+
+    public LocalityExpiry()
+    {
+        _nextCheckMs = long.MinValue;
+        _counter = 1;
+    }
+
+    public void Check<TEntry>(Dictionary<uint, TEntry> cache, long nowMs)
+        where TEntry : struct, ILocalityEntry
+    {
+        if (nowMs < _nextCheckMs)
+            return;
+        bool first = _nextCheckMs == long.MinValue;
+        _nextCheckMs = nowMs + LocalityCache.CheckIntervalMs;
+        if (first)
+            return; // the timer is armed at init_svc
+        if (_counter % LocalityCache.CountForFullExpiration == 0)
+        {
+            foreach (var (key, e) in cache)
+            {
+                if (e.LastUse + LocalityCache.ExpirationMs <= nowMs)
+                    cache.Remove(key);
+            }
+            _counter = 1;
+            return;
+        }
+        if (cache.Count <= LocalityCache.MaxSize)
+        {
+            _counter++;
+            return;
+        }
+        int goal = Math.Min((cache.Count - LocalityCache.MaxSize) * 4 / 3, LocalityCache.MaxSize / 2);
+        foreach (var (key, e) in cache)
+        {
+            if (goal <= 0)
+                break;
+            if (nowMs < e.LastUse + LocalityCache.EntryTimeoutMs)
+                continue;
+            cache.Remove(key);
+            goal--;
+        }
+    }
+}
+
 internal static class LocalityCache
 {
     /// <summary>DEFAULT_EXPIRATION (sysctl lblc_expiration / lblcr_expiration): 24 hours.</summary>
@@ -101,16 +161,17 @@ internal static class LocalityCache
 /// </summary>
 internal sealed class LocalityBasedLeastConnectionScheduler : IScheduler
 {
-    private struct Entry
+    private struct Entry : ILocalityEntry
     {
         public RealServer Dest;
         public long LastUse;
+
+        readonly long ILocalityEntry.LastUse => LastUse;
     }
 
     private readonly Dictionary<uint, Entry> _cache = new(LocalityCache.InitialCapacity);
     private RealServer[] _dests = [];
-    private long _nextCheckMs = long.MinValue;
-    private int _counter = 1;
+    private LocalityExpiry _expiry = new();
 
     public string Name => "lblc";
 
@@ -122,7 +183,7 @@ internal sealed class LocalityBasedLeastConnectionScheduler : IScheduler
 
     public RealServer? Pick(VirtualService service, in ParsedPacket packet, long nowMs)
     {
-        CheckExpire(nowMs);
+        _expiry.Check(_cache, nowMs);
         var dests = _dests;
         uint daddr = packet.DestinationAddress;
         ref var en = ref CollectionsMarshal.GetValueRefOrNullRef(_cache, daddr);
@@ -146,38 +207,4 @@ internal sealed class LocalityBasedLeastConnectionScheduler : IScheduler
     }
 
     /// <summary>ip_vs_lblc_check_expire, run lazily when its 60 s timer would have fired.</summary>
-    private void CheckExpire(long nowMs)
-    {
-        if (nowMs < _nextCheckMs)
-            return;
-        bool first = _nextCheckMs == long.MinValue;
-        _nextCheckMs = nowMs + LocalityCache.CheckIntervalMs;
-        if (first)
-            return; // the timer is armed at init_svc
-        if (_counter % LocalityCache.CountForFullExpiration == 0)
-        {
-            foreach (var (key, e) in _cache)
-            {
-                if (e.LastUse + LocalityCache.ExpirationMs <= nowMs)
-                    _cache.Remove(key);
-            }
-            _counter = 1;
-            return;
-        }
-        if (_cache.Count <= LocalityCache.MaxSize)
-        {
-            _counter++;
-            return;
-        }
-        int goal = Math.Min((_cache.Count - LocalityCache.MaxSize) * 4 / 3, LocalityCache.MaxSize / 2);
-        foreach (var (key, e) in _cache)
-        {
-            if (goal <= 0)
-                break;
-            if (nowMs < e.LastUse + LocalityCache.EntryTimeoutMs)
-                continue;
-            _cache.Remove(key);
-            goal--;
-        }
-    }
 }
