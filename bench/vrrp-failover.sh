@@ -17,6 +17,8 @@
 #
 # Usage (root): bench/vrrp-failover.sh   env: RUNS=3 PAIRS="ff fk kk" VERSIONS="2 3" SCENARIOS="term kill death"
 #               FULCRUM_BIN=path/to/fulcrum (default: the Release build of src/Fulcrum.Cli)
+# KEEP_WORK=1 keeps the work directory (per run: daemon logs, monitor and probe logs, lb1's processes,
+# nftables ruleset and the router's ARP entry for the VIP right after the stop).
 # The lab gets a unique prefix (fo + random) and is always torn down on exit; only processes this
 # script started are signalled, by PID.
 set -euo pipefail
@@ -177,7 +179,7 @@ run_one() {
     kill)  t0=$EPOCHREALTIME; kill -KILL "$m_pid" ;;
     death) t0=$EPOCHREALTIME; kill -KILL "$m_pid"; ip -n "$(ns lb1)" link set eth0 down ;;
   esac
-  [ "$m_pid" != "$m_parent" ] && [ "$scenario" != term ] && kill -KILL "$m_parent" 2>/dev/null
+  if [ "$m_pid" != "$m_parent" ] && [ "$scenario" != term ]; then kill -KILL "$m_parent" 2>/dev/null || true; fi
   wait "$m_parent" 2>/dev/null || true
   ip netns pids "$(ns lb1)" > "$WORK/$tag/lb1-pids-after"; ip -n "$(ns router)" neigh show "$VIP" > "$WORK/$tag/router-neigh-after"; ip netns exec "$(ns lb1)" nft list ruleset > "$WORK/$tag/lb1-nft-after" 2>&1 || true
 
