@@ -18,6 +18,7 @@ public class DataPathBenchmarks
 {
     private const int Batch = 64;
     private const uint Vip = 0xC633_6464;        // 198.51.100.100
+    private const ulong DirectorMac = 0x0200_C633_640BUL;
     private readonly byte[][] _frames = new byte[Batch][];
     private ForwardingPath _path = null!;
     private IpvsTable _table = null!;
@@ -39,7 +40,7 @@ public class DataPathBenchmarks
             dest.Mac = 0x0200_C633_6400UL | (dest.Address4 & 0xFF);
         }
 
-        _path = new ForwardingPath(_table.CreateWorker(0), 0x0200_C633_640BUL);
+        _path = new ForwardingPath(_table.CreateWorker(0), DirectorMac);
         _now = _table.NowMs;
         for (int i = 0; i < Batch; i++)
         {
@@ -66,6 +67,8 @@ public class DataPathBenchmarks
         var frames = _frames;
         for (int i = 0; i < frames.Length; i++)
         {
+            // Each frame arrives addressed to the director, as a fresh one would (the path rewrote it).
+            EthernetFrame.WriteMac(frames[i], DirectorMac);
             if (path.Process(frames[i], checksumNotReady, _now))
             {
                 forwarded++;
@@ -80,6 +83,7 @@ public class DataPathBenchmarks
     {
         const int IpLength = 20 + 20 + 74;
         var f = new byte[14 + IpLength];
+        EthernetFrame.WriteMac(f, DirectorMac);
         BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), EtherTypes.Ipv4);
         f[14] = 0x45;
         Ipv4Header.TryCreate(f.AsSpan(14), out var ip);

@@ -27,8 +27,12 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
     private IReadOnlyList<(ServiceSpec Service, IReadOnlyList<DestSpec> Dests)> _applied = [];
     private PosixSignalRegistration? _sighup;
 
-    public ConfigService(DirectorOptions options, IpvsTable table, ILoggerFactory loggers)
+    public ConfigService(DirectorOptions options, IpvsTable table, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
     {
+        // The host stops services in reverse order of start, so this one would stop last: a MASTER
+        // must send its priority-0 advert the moment shutdown begins, so the BACKUP takes over
+        // after its skew time only (RFC 3768 6.4.3), as keepalived does.
+        lifetime.ApplicationStopping.Register(() => Vrrp?.StopAsync(CancellationToken.None).GetAwaiter().GetResult());
         _options = options;
         _table = table;
         _loggers = loggers;

@@ -31,6 +31,14 @@ internal sealed class ForwardingPath
     /// </summary>
     public bool Process(Span<byte> frame, bool checksumNotReady, long nowMs)
     {
+        // Only frames sent to this director are ours. A switch floods frames for a MAC it has not
+        // learned (a failed peer's, say) to every port, and a BACKUP director that forwarded them
+        // would duplicate the MASTER's traffic (AF_PACKET also sees PACKET_OTHERHOST frames).
+        if (frame.Length < EthernetFrame.HeaderLength || EthernetFrame.ReadMac(frame) != _ownMac)
+        {
+            return false;
+        }
+
         var kind = FrameClassifier.Classify(frame, out var packet, out var reason);
         if (kind != FrameKind.Transport)
         {
