@@ -116,13 +116,8 @@ public sealed class DirectRoutingTests : IClassFixture<DirectorFixture>
     [Fact]
     public void WeightZero_QuiescesNewConnections_WhileAnOpenKeepAliveConnectionKeepsWorking()
     {
-        using var socket = NetworkNamespace.RunIn(_f.Lab.NamespaceOf("client"), () =>
-        {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 3000, SendTimeout = 3000 };
-            s.Connect(new IPEndPoint(LabAddresses.Vip, 80));
-            return s;
-        });
-        var first = KeepAliveGet(socket);
+        using var socket = KeepAliveClient.Open(_f.Lab);
+        var first = KeepAliveClient.Get(socket);
         int index = Array.IndexOf(Names, first);
         Assert.True(index >= 0, first);
         _f.Director.Adm("-e", "-t", LabAddresses.Vip + ":80", "-r", LabAddresses.RealServers[index] + ":80", "-g", "-w", "0")
@@ -132,7 +127,7 @@ public sealed class DirectRoutingTests : IClassFixture<DirectorFixture>
         Assert.DoesNotContain(first, bodies);
         for (int i = 0; i < 3; i++)
         {
-            Assert.Equal(first, KeepAliveGet(socket));
+            Assert.Equal(first, KeepAliveClient.Get(socket));
         }
 
         var listing = _f.Director.Adm("-ln").StdOut;
@@ -233,33 +228,6 @@ public sealed class DirectRoutingTests : IClassFixture<DirectorFixture>
         }
 
         return f[..length];
-    }
-
-    private static string KeepAliveGet(Socket socket)
-    {
-        socket.Send(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: vip\r\n\r\n"));
-        var buffer = new byte[4096];
-        int total = 0;
-        while (true)
-        {
-            int n = socket.Receive(buffer, total, buffer.Length - total, SocketFlags.None);
-            Assert.True(n > 0, "the director or real server closed the keep-alive connection");
-            total += n;
-            var text = Encoding.ASCII.GetString(buffer, 0, total);
-            int end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-            if (end < 0)
-            {
-                continue;
-            }
-
-            var header = text[..end];
-            var lengthLine = header.Split("\r\n").Single(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase));
-            int length = int.Parse(lengthLine["Content-Length:".Length..].Trim(), CultureInfo.InvariantCulture);
-            if (total >= end + 4 + length)
-            {
-                return text.Substring(end + 4, length).Trim();
-            }
-        }
     }
 
     private static ulong MacValue(IPAddress address)

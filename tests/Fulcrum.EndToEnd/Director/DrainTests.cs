@@ -30,8 +30,8 @@ public sealed class DrainTests : IClassFixture<DirectorFixture>
             var others = new List<Socket>();
             for (int i = 0; i < 3 && onRs1 is null; i++)
             {
-                var s = Connect();
-                if (Get(s) == "rs1")
+                var s = KeepAliveClient.Open(_f.Lab);
+                if (KeepAliveClient.Get(s) == "rs1")
                 {
                     onRs1 = s;
                 }
@@ -59,7 +59,7 @@ public sealed class DrainTests : IClassFixture<DirectorFixture>
             Assert.Equal(3, bodies.Count(b => b == "rs2"));
             for (int i = 0; i < 3; i++)
             {
-                Assert.Equal("rs1", Get(onRs1));
+                Assert.Equal("rs1", KeepAliveClient.Get(onRs1));
             }
 
             // Still draining: its connection is open, so it must not have left yet.
@@ -92,22 +92,5 @@ public sealed class DrainTests : IClassFixture<DirectorFixture>
         Assert.Equal((2, "", "illegal drain timeout specified\n"), (r.ExitCode, r.StdOut, r.StdErr));
         r = _f.Director.Adm("-d", "-t", LabAddresses.Vip + ":81", "-r", LabAddresses.Rs1 + ":80", "--drain", "30");
         Assert.Equal((255, "", "Service not defined\n"), (r.ExitCode, r.StdOut, r.StdErr));
-    }
-
-    private Socket Connect() => NetworkNamespace.RunIn(_f.Lab.NamespaceOf("client"), () =>
-    {
-        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 3000, SendTimeout = 3000 };
-        s.Connect(new IPEndPoint(LabAddresses.Vip, 80));
-        return s;
-    });
-
-    /// <summary>One keep-alive GET; nginx's bodies are "rsN\n", so the whole answer fits one read.</summary>
-    private static string Get(Socket s)
-    {
-        s.Send(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: vip\r\n\r\n"));
-        var buffer = new byte[4096];
-        int n = s.Receive(buffer);
-        var text = Encoding.ASCII.GetString(buffer, 0, n);
-        return text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..].Trim();
     }
 }

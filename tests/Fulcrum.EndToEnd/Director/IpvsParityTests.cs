@@ -69,8 +69,8 @@ public sealed class IpvsParityTests : IClassFixture<DirectorFixture>
             Socket? onRs1 = null;
             for (int i = 0; i < 3 && onRs1 is null; i++)
             {
-                var s = Connect();
-                if (Get(s) == "rs1")
+                var s = KeepAliveClient.Open(_f.Lab);
+                if (KeepAliveClient.Get(s) == "rs1")
                 {
                     onRs1 = s;
                 }
@@ -131,22 +131,5 @@ public sealed class IpvsParityTests : IClassFixture<DirectorFixture>
         {
             fresh.Process.Stop();
         }
-    }
-
-    private Socket Connect() => NetworkNamespace.RunIn(_f.Lab.NamespaceOf("client"), () =>
-    {
-        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 3000, SendTimeout = 3000 };
-        s.Connect(new IPEndPoint(LabAddresses.Vip, 80));
-        return s;
-    });
-
-    /// <summary>One keep-alive GET; nginx's bodies are "rsN\n", so the whole answer fits one read.</summary>
-    private static string Get(Socket s)
-    {
-        s.Send(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: vip\r\n\r\n"));
-        var buffer = new byte[4096];
-        int n = s.Receive(buffer);
-        var text = Encoding.ASCII.GetString(buffer, 0, n);
-        return text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..].Trim();
     }
 }
