@@ -127,6 +127,25 @@ public sealed class VrrpService : BackgroundService
 
             var buffer = new byte[65536];
             var readable = new List<Socket>(links.Count);
+
+            // Stopping must not wait for select's timeout: a MASTER's priority-0 advert is what lets
+            // the BACKUP take over after skew time only. An abstract Unix datagram socket (no file,
+            // no dependence on the namespace's loopback) wakes the select when the token fires.
+            var wakeAddress = new UnixDomainSocketEndPoint("\0fulcrum-vrrp-" + Guid.NewGuid().ToString("N"));
+            using var wake = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+            wake.Bind(wakeAddress);
+            using var waker = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+            using var wakeOnStop = stoppingToken.Register(() =>
+            {
+                try
+                {
+                    waker.SendTo(new byte[1], wakeAddress);
+                }
+                catch (SocketException)
+                {
+                    // The loop's own timeout still ends it.
+                }
+            });
             while (!stoppingToken.IsCancellationRequested)
             {
                 TimeSpan wait = MaxWait;
@@ -148,6 +167,8 @@ public sealed class VrrpService : BackgroundService
                     stoppingToken.WaitHandle.WaitOne(MaxWait);
                     continue;
                 }
+
+                readable.Add(wake);
 
                 Socket.Select(readable, null, null, Math.Max(1, (int)(wait.Ticks / TimeSpan.TicksPerMicrosecond)));
                 foreach (var link in links)
