@@ -96,41 +96,9 @@ internal static class LocalityCache
 
     /// <summary>
     /// ip_vs_lblc_schedule's weighted least-connection choice over the whole service (__ip_vs_lblc_schedule,
-    /// identical in lblcr): overhead * weight compared, ties to the earlier dest, overloaded skipped.
+    /// identical in lblcr and to wlc): overhead * weight compared, ties to the earlier dest, overloaded skipped.
     /// </summary>
-    public static RealServer? LeastLoaded(RealServer[] dests)
-    {
-        int i = 0;
-        RealServer? least = null;
-        long loh = 0;
-        for (; i < dests.Length; i++)
-        {
-            var d = dests[i];
-            if (d.IsOverloaded)
-                continue;
-            if (d.Weight > 0)
-            {
-                least = d;
-                loh = d.Overhead;
-                break;
-            }
-        }
-        if (least is null)
-            return null;
-        for (i++; i < dests.Length; i++)
-        {
-            var d = dests[i];
-            if (d.IsOverloaded)
-                continue;
-            long doh = d.Overhead;
-            if (loh * d.Weight > doh * least.Weight)
-            {
-                least = d;
-                loh = doh;
-            }
-        }
-        return least;
-    }
+    public static RealServer? LeastLoaded(RealServer[] dests) => WeightedLeastConnectionScheduler.LeastLoaded(dests);
 
     /// <summary>
     /// is_overloaded (lblc/lblcr): more active connections than weight while some dest of the service is

@@ -18,9 +18,11 @@ internal sealed class WeightedLeastConnectionScheduler : IScheduler
 
     public void Update(DestSet set) => _dests = set.Dests;
 
-    public RealServer? Pick(VirtualService service, in ParsedPacket packet, long nowMs)
+    public RealServer? Pick(VirtualService service, in ParsedPacket packet, long nowMs) => LeastLoaded(_dests);
+
+    /// <summary>The weighted least-connection choice; lblc and lblcr use it too (__ip_vs_lblc_schedule is the same loop).</summary>
+    public static RealServer? LeastLoaded(RealServer[] dests)
     {
-        var dests = _dests;
         int i = 0;
         RealServer? least = null;
         long loh = 0;
