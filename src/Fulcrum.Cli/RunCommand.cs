@@ -20,7 +20,11 @@ internal static class RunCommand
             Description = "control socket path (one per daemon)",
             DefaultValueFactory = _ => ControlProtocol.DefaultSocketPath,
         };
-        var command = new Command("run", "Run the director daemon") { config, iface, control };
+        var sloppyTcp = new Option<bool>("--sloppy-tcp")
+        {
+            Description = "as sysctl net.ipv4.vs.sloppy_tcp=1: any TCP packet but a RST may start a connection (takeover without sync)",
+        };
+        var command = new Command("run", "Run the director daemon") { config, iface, control, sloppyTcp };
         command.SetAction(parse =>
         {
             var options = new DirectorOptions
@@ -28,6 +32,7 @@ internal static class RunCommand
                 Interface = parse.GetValue(iface)!,
                 ControlSocketPath = parse.GetValue(control)!,
                 ConfigFile = parse.GetValue(config),
+                SloppyTcp = parse.GetValue(sloppyTcp),
             };
             if (options.ConfigFile is not null && !CheckConfigCommand.Report(options.ConfigFile))
             {

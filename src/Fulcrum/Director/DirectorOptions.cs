@@ -14,4 +14,7 @@ public sealed record DirectorOptions
 
     /// <summary>The connection table's bound per worker; IPVS's own table grows without one.</summary>
     public int MaxConnections { get; init; } = 1 << 20;
+
+    /// <summary>sysctl net.ipv4.vs.sloppy_tcp: schedule TCP flows from any packet but a RST, not only a SYN.</summary>
+    public bool SloppyTcp { get; init; }
 }
