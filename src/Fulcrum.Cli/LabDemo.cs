@@ -26,6 +26,7 @@ internal sealed class LabDemo : IDisposable
     private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromMilliseconds(75);
     private static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan HealthDeadline = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan DirectorStartTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>A crash takeover is bounded by 3 × advert + skew (361 ms at 0.1 s); this leaves room for a loaded machine.</summary>
     private static readonly TimeSpan MaxOutage = TimeSpan.FromMilliseconds(1500);
@@ -187,8 +188,9 @@ internal sealed class LabDemo : IDisposable
         }
     }
 
+    /// <summary>`fulcrum run -f keepalived-HOST.conf --sloppy-tcp`; a loaded machine can take many seconds to start it.</summary>
     private LabDirector StartDirector(string host) =>
-        LabDirector.Start(_lab, host, "-f", _configFiles[host], "--sloppy-tcp");
+        LabDirector.Start(_lab, host, ["-f", _configFiles[host], "--sloppy-tcp"], DirectorStartTimeout, _ct);
 
     /// <summary>Step 1: fresh connections spread across rs1..rs3.</summary>
     private async Task<bool> Spread()

@@ -36,13 +36,22 @@ public sealed class LabDirector
     public string ControlSocket { get; }
 
     /// <summary>Starts the daemon in <paramref name="host"/> and waits until its control socket answers.</summary>
-    public static LabDirector Start(LabCluster lab, string host, params string[] extraArgs)
+    public static LabDirector Start(LabCluster lab, string host, params string[] extraArgs) =>
+        Start(lab, host, extraArgs, StartTimeout, CancellationToken.None);
+
+    /// <summary>
+    /// Starts the daemon in <paramref name="host"/> and waits until its control socket answers, at most
+    /// <paramref name="timeout"/>; a cancelled wait leaves the process to <see cref="LabCluster.Down()"/>.
+    /// </summary>
+    public static LabDirector Start(LabCluster lab, string host, IReadOnlyList<string> extraArgs, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(lab);
+        ArgumentNullException.ThrowIfNull(extraArgs);
         var socket = Path.Combine(lab.StateDirectory, host + ".sock");
         string[] argv = [FulcrumPath, "run", "-i", "eth0", "--control", socket, .. extraArgs];
         var process = lab.StartProcess(host, argv);
         var director = new LabDirector(lab, host, process, socket);
-        director.WaitReady();
+        director.WaitReady(timeout, cancellationToken);
         return director;
     }
 
@@ -166,11 +175,12 @@ public sealed class LabDirector
         return map;
     }
 
-    private void WaitReady()
+    private void WaitReady(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + StartTimeout;
+        var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (Process.HasExited)
             {
                 throw new InvalidOperationException($"fulcrum run in {Host} exited at start: {Process.ReadLog().Trim()}");
@@ -188,7 +198,7 @@ public sealed class LabDirector
             }
         }
 
-        throw new TimeoutException($"fulcrum run in {Host} did not open {ControlSocket} within {StartTimeout.TotalSeconds} s: {Process.ReadLog().Trim()}");
+        throw new TimeoutException($"fulcrum run in {Host} did not open {ControlSocket} within {timeout.TotalSeconds} s: {Process.ReadLog().Trim()}");
     }
 
     private static string LocateFulcrum()
