@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace Fulcrum.Director;
 
 /// <summary>What `fulcrum run` was told on its command line.</summary>
@@ -14,4 +16,7 @@ public sealed record DirectorOptions
 
     /// <summary>The connection table's bound per worker; IPVS's own table grows without one.</summary>
     public int MaxConnections { get; init; } = 1 << 20;
+
+    /// <summary>Where Prometheus metrics are served (`--metrics ADDR:PORT`); null when `--metrics off`.</summary>
+    public IPEndPoint? MetricsEndpoint { get; init; } = Metrics.MetricsEndpoint.Default;
 }

@@ -203,8 +203,12 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         }
     }
 
+    /// <summary>State changes of this instance so far (written and read on the VRRP thread).</summary>
+    public long Transitions { get; private set; }
+
     public void StateChanged(VrrpInstance instance, VrrpInstanceState previous)
     {
+        Transitions++;
         _logger.LogInformation("({Instance}) Entering {State} STATE (was {Previous})", Name, instance.State.ToString().ToUpperInvariant(), previous);
         var notify = _config.Notify;
         string? script = instance.State switch

@@ -17,7 +17,7 @@ public sealed class VrrpServiceOptions
     public string? NetworkNamespace { get; init; }
 }
 
-/// <summary>One instance as `fulcrum status` shows it.</summary>
+/// <summary>One instance as `fulcrum status` shows it; <see cref="Transitions"/> counts state changes since start (metrics).</summary>
 public sealed record VrrpInstanceStatus(
     string Name,
     string? Interface,
@@ -26,7 +26,8 @@ public sealed record VrrpInstanceStatus(
     VrrpInstanceState State,
     byte Priority,
     IPAddress? Master,
-    IReadOnlyList<IPAddress> VirtualAddresses);
+    IReadOnlyList<IPAddress> VirtualAddresses,
+    long Transitions = 0);
 
 /// <summary>
 /// Runs the configuration's vrrp_instances (IPv4) on one dedicated thread: it waits on all their sockets at
@@ -233,7 +234,7 @@ public sealed class VrrpService : BackgroundService
             foreach (var v in link.Config.VirtualIpAddresses)
                 vips.Add(v.Address);
             IPAddress? master = i.MasterAddress == 0 ? null : new IPAddress(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(i.MasterAddress));
-            list.Add(new VrrpInstanceStatus(i.Name, link.Config.Interface, link.Config.VirtualRouterId, link.Config.Version, i.State, i.EffectivePriority, master, vips));
+            list.Add(new VrrpInstanceStatus(i.Name, link.Config.Interface, link.Config.VirtualRouterId, link.Config.Version, i.State, i.EffectivePriority, master, vips, link.Transitions));
         }
 
         Volatile.Write(ref _status, list);
