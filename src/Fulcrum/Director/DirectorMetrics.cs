@@ -134,21 +134,8 @@ internal sealed class DirectorMetrics : IMetricsSource
         // services it stands for, so they join with node_ipvs_backend_*. A real server that is down is
         // often absent from the IPVS table (keepalived removes it): these series keep showing it.
         var rows = new List<(string[] Labels, Health.RealServerHealth Rs)>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var vs in report.VirtualServers)
-        {
-            foreach (var key in vs.Services)
-            {
-                foreach (var rs in report.Health)
-                {
-                    if (rs.VirtualServer != vs.VirtualServer)
-                        continue;
-                    var labels = BackendLabels(key, new DestSpec(rs.Address, rs.Port));
-                    if (seen.Add(string.Join('\0', labels)))
-                        rows.Add((labels, rs));
-                }
-            }
-        }
+        foreach (var (key, rs) in report.HealthByService)
+            rows.Add((BackendLabels(key, new DestSpec(rs.Address, rs.Port)), rs));
 
         w.Family("fulcrum_healthcheck_up", "1 when the real server's health checks pass, 0 when it is failed out.", MetricType.Gauge);
         foreach (var (labels, rs) in rows)

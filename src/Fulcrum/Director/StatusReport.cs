@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Fulcrum.Balancing;
+using Fulcrum.Config;
 using Fulcrum.Health;
 using Fulcrum.Packets;
 using Fulcrum.Vrrp;
@@ -18,21 +19,59 @@ internal sealed record StatusReport(
     IReadOnlyList<RealServerHealth> Health,
     IReadOnlyList<VirtualServerHealth> VirtualServers)
 {
+    private List<(ServiceKey Key, RealServerHealth Health)>? _byService;
+    private Dictionary<(ServiceKey, IPAddress, ushort), RealServerHealth>? _lookup;
+
+    // `with` must not carry the cache of the original's lists.
+    private StatusReport(StatusReport original)
+        : this(original.Interface, original.Workers, original.Services, original.Vrrp, original.Health, original.VirtualServers)
+    {
+    }
+
+    /// <summary>
+    /// Each health-checked real server under every IPVS service its virtual_server block stands for
+    /// (a group block stands for several), first occurrence kept.
+    /// </summary>
+    public IReadOnlyList<(ServiceKey Key, RealServerHealth Health)> HealthByService
+    {
+        get
+        {
+            if (_byService is not null)
+                return _byService;
+            var byServer = new Dictionary<VirtualServerId, List<RealServerHealth>>();
+            foreach (var rs in Health)
+            {
+                if (!byServer.TryGetValue(rs.VirtualServer, out var list))
+                    byServer[rs.VirtualServer] = list = [];
+                list.Add(rs);
+            }
+
+            var lookup = new Dictionary<(ServiceKey, IPAddress, ushort), RealServerHealth>();
+            var rows = new List<(ServiceKey, RealServerHealth)>();
+            foreach (var vs in VirtualServers)
+            {
+                if (!byServer.TryGetValue(vs.VirtualServer, out var list))
+                    continue;
+                foreach (var key in vs.Services)
+                {
+                    foreach (var rs in list)
+                    {
+                        if (lookup.TryAdd((key, rs.Address, rs.Port), rs))
+                            rows.Add((key, rs));
+                    }
+                }
+            }
+
+            _lookup = lookup;
+            return _byService = rows;
+        }
+    }
+
     /// <summary>The health of a real server of a service, when a health checker watches it.</summary>
     public RealServerHealth? HealthOf(ServiceKey key, IPAddress address, ushort port)
     {
-        foreach (var vs in VirtualServers)
-        {
-            if (!vs.Services.Contains(key))
-                continue;
-            foreach (var rs in Health)
-            {
-                if (rs.VirtualServer == vs.VirtualServer && rs.Port == port && rs.Address.Equals(address))
-                    return rs;
-            }
-        }
-
-        return null;
+        _ = HealthByService;
+        return _lookup!.GetValueOrDefault((key, address, port));
     }
 }
 

@@ -1,5 +1,9 @@
+using System.Net;
 using System.Text.Json;
+using Fulcrum.Balancing;
+using Fulcrum.Config;
 using Fulcrum.Director;
+using Fulcrum.Health;
 
 namespace Fulcrum.Tests.Director;
 
@@ -84,6 +88,31 @@ public class StatusRendererTests
         Assert.Equal("connection refused", down.GetProperty("checks")[0].GetProperty("last_failure").GetString());
         Assert.Equal(JsonValueKind.Null, down.GetProperty("checks")[1].GetProperty("last_run").ValueKind);
         Assert.True(root.GetProperty("virtual_servers")[0].GetProperty("quorum_up").GetBoolean());
+    }
+
+    [Fact]
+    public void HealthOf_GroupBlock_AppliesToEveryServiceOfTheGroup()
+    {
+        var group = new VirtualServerId(VirtualServerKind.Group, null, 0, 0, "web");
+        var other = new ServiceKey(IpProtocol.Udp, IPAddress.Parse("198.51.100.101"), 53);
+        var rs = new RealServerHealth(group, IPAddress.Parse("198.51.100.2"), 80, false, 1, false, StatusFixtures.Since, []);
+        var r = StatusFixtures.Report() with { Health = [rs], VirtualServers = [new VirtualServerHealth(group, [StatusFixtures.Web, other], false, 0, false)] };
+
+        Assert.Same(rs, r.HealthOf(StatusFixtures.Web, IPAddress.Parse("198.51.100.2"), 80));
+        Assert.Same(rs, r.HealthOf(other, IPAddress.Parse("198.51.100.2"), 80));
+        Assert.Null(r.HealthOf(StatusFixtures.Web, IPAddress.Parse("198.51.100.2"), 81));
+        Assert.Equal(2, r.HealthByService.Count);
+    }
+
+    [Fact]
+    public void With_NewHealth_DoesNotReuseTheOriginalsLookup()
+    {
+        var original = StatusFixtures.Report();
+        Assert.NotNull(original.HealthOf(StatusFixtures.Web, IPAddress.Parse("198.51.100.2"), 80));
+
+        var copy = original with { Health = [], VirtualServers = [] };
+
+        Assert.Null(copy.HealthOf(StatusFixtures.Web, IPAddress.Parse("198.51.100.2"), 80));
     }
 
     [Fact]
