@@ -27,52 +27,34 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly ConfigInstance _config;
     private readonly ILogger _logger;
     private readonly Action<VrrpInstance, VrrpInstanceState> _changed;
-    private readonly VrrpSocket _socket;
     private readonly Dictionary<string, RawFrameSocket> _arpSockets = new(StringComparer.Ordinal);
     private readonly byte[] _sendBuffer = new byte[VrrpCodec.MaxPacketLength];
     private readonly byte[] _arpFrame = new byte[GratuitousArp.FrameLength];
-    private readonly uint[] _peers;
     private readonly Socket _arpListener;
     private readonly ulong _mac;
+    private readonly string _interface;
+    private readonly int _interfaceIndex;
+    private ConfigInstance _config;
+    private VrrpSocket _socket;
+    private uint[] _peers;
+    private uint _detectedPrimary;
 
     public VrrpLink(ConfigInstance config, ILogger logger, Action<VrrpInstance, VrrpInstanceState> changed, TimeProvider time)
     {
         _config = config;
         _logger = logger;
         _changed = changed;
-        string iface = config.Interface ?? throw new InvalidOperationException($"({config.Name}) no interface configured");
-        _peers = new uint[config.UnicastPeers.Count];
-        for (int i = 0; i < _peers.Length; i++)
-            _peers[i] = ToHost(config.UnicastPeers[i].Address);
-
-        var addresses = new List<uint>();
-        foreach (var vip in config.VirtualIpAddresses)
-            addresses.Add(ToHost(vip.Address));
-
-        byte[]? password = config.Version == 2 && config.Authentication is { Type: Fulcrum.Config.VrrpAuthType.Pass } auth
-            ? Encoding.ASCII.GetBytes(auth.Password)
-            : null;
-        var format = new VrrpMessageFormat(config.Version, config.VirtualRouterId, addresses, config.AdvertInterval, password);
-        uint primary = ToHost(config.UnicastSourceIp ?? config.McastSourceIp ?? PrimaryAddressOf(iface, addresses));
-        var options = new VrrpInstanceOptions(
-            config.Name,
-            format,
-            config.Priority,
-            primary,
-            Preempt: !config.NoPreempt,
-            PreemptDelay: config.PreemptDelay,
-            GarpMasterDelay: config.GarpMasterDelay,
-            GarpMasterRepeat: config.GarpMasterRepeat,
-            GarpMasterRefresh: config.GarpMasterRefresh,
-            GarpMasterRefreshRepeat: config.GarpMasterRefreshRepeat);
-        _mac = NetInterface.GetMac(iface);
-        _socket = new VrrpSocket(iface, NetInterface.GetIndex(iface), joinMulticast: _peers.Length == 0);
+        _interface = config.Interface ?? throw new InvalidOperationException($"({config.Name}) no interface configured");
+        _peers = PeersOf(config);
+        var options = OptionsFor(config);
+        _mac = NetInterface.GetMac(_interface);
+        _interfaceIndex = NetInterface.GetIndex(_interface);
+        _socket = new VrrpSocket(_interface, _interfaceIndex, joinMulticast: _peers.Length == 0);
         try
         {
-            _arpListener = PacketListener.Open(iface, Packets.EtherTypes.Arp);
+            _arpListener = PacketListener.Open(_interface, Packets.EtherTypes.Arp);
         }
         catch
         {
@@ -140,6 +122,48 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
 
     private string Name => _config.Name;
 
+    /// <summary>
+    /// Applies a reload's new declaration of the same virtual router (<see cref="VrrpReload.SameVirtualRouter"/>)
+    /// without a state change. A MASTER adds the addresses that are new (and announces them with gratuitous
+    /// ARPs) and removes the ones that are gone; addresses in both are not touched, so they never flap.
+    /// </summary>
+    public void Reconfigure(ConfigInstance next)
+    {
+        var previous = _config;
+        var removed = VrrpReload.Except(previous.VirtualIpAddresses, next.VirtualIpAddresses);
+        var added = VrrpReload.Except(next.VirtualIpAddresses, previous.VirtualIpAddresses);
+        var peers = PeersOf(next);
+        if ((peers.Length == 0) != (_peers.Length == 0))
+        {
+            // Multicast to unicast or back: a socket joined to the group only when it needs to be.
+            var socket = new VrrpSocket(_interface, _interfaceIndex, joinMulticast: peers.Length == 0);
+            _socket.Dispose();
+            _socket = socket;
+        }
+
+        var options = OptionsFor(next);
+        _peers = peers;
+        _config = next;
+        bool master = Instance.State == VrrpInstanceState.Master;
+        if (master)
+        {
+            foreach (var vip in removed)
+                RemoveAddress(vip);
+            foreach (var vip in added)
+                AddAddress(vip);
+        }
+
+        Instance.Reconfigure(options);
+        if (master && added.Count > 0)
+        {
+            for (int r = 0; r < Instance.Options.GarpMasterRepeat; r++)
+            {
+                foreach (var vip in added)
+                    SendGratuitousArp(vip);
+            }
+        }
+    }
+
     public void SendAdvertisement(VrrpInstance instance, byte priority)
     {
         try
@@ -163,43 +187,52 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
     public void AddAddresses(VrrpInstance instance)
     {
         foreach (var vip in _config.VirtualIpAddresses)
-        {
-            var args = new List<string> { "-4", "addr", "add", $"{vip.Address}/{vip.PrefixLength}", "dev", DeviceOf(vip) };
-            if (vip.Broadcast is not null)
-                args.AddRange(["brd", vip.Broadcast.ToString()]);
-            if (vip.Scope is not null)
-                args.AddRange(["scope", vip.Scope]);
-            if (vip.Label is not null)
-                args.AddRange(["label", vip.Label]);
-            if (vip.NoPrefixRoute)
-                args.Add("noprefixroute");
-            RunIp(args, "File exists", "File exists");
-        }
+            AddAddress(vip);
     }
 
     public void RemoveAddresses(VrrpInstance instance)
     {
         foreach (var vip in _config.VirtualIpAddresses)
-            RunIp(["-4", "addr", "del", $"{vip.Address}/{vip.PrefixLength}", "dev", DeviceOf(vip)], "Address not found", "Cannot assign requested address");
+            RemoveAddress(vip);
     }
+
+    private void AddAddress(Fulcrum.Config.VirtualIpAddress vip)
+    {
+        var args = new List<string> { "-4", "addr", "add", $"{vip.Address}/{vip.PrefixLength}", "dev", DeviceOf(vip) };
+        if (vip.Broadcast is not null)
+            args.AddRange(["brd", vip.Broadcast.ToString()]);
+        if (vip.Scope is not null)
+            args.AddRange(["scope", vip.Scope]);
+        if (vip.Label is not null)
+            args.AddRange(["label", vip.Label]);
+        if (vip.NoPrefixRoute)
+            args.Add("noprefixroute");
+        RunIp(args, "File exists", "File exists");
+    }
+
+    private void RemoveAddress(Fulcrum.Config.VirtualIpAddress vip) =>
+        RunIp(["-4", "addr", "del", $"{vip.Address}/{vip.PrefixLength}", "dev", DeviceOf(vip)], "Address not found", "Cannot assign requested address");
 
     public void SendGratuitousArps(VrrpInstance instance, int rounds)
     {
         for (int r = 0; r < rounds; r++)
         {
             foreach (var vip in _config.VirtualIpAddresses)
-            {
-                try
-                {
-                    var socket = ArpSocket(DeviceOf(vip));
-                    GratuitousArp.Write(_arpFrame, NetInterface.GetMac(socket.InterfaceName), ToHost(vip.Address));
-                    socket.Send(_arpFrame);
-                }
-                catch (IOException e)
-                {
-                    _logger.LogWarning("({Instance}) gratuitous ARP for {Address} failed: {Error}", Name, vip.Address, e.Message);
-                }
-            }
+                SendGratuitousArp(vip);
+        }
+    }
+
+    private void SendGratuitousArp(Fulcrum.Config.VirtualIpAddress vip)
+    {
+        try
+        {
+            var socket = ArpSocket(DeviceOf(vip));
+            GratuitousArp.Write(_arpFrame, NetInterface.GetMac(socket.InterfaceName), ToHost(vip.Address));
+            socket.Send(_arpFrame);
+        }
+        catch (IOException e)
+        {
+            _logger.LogWarning("({Instance}) gratuitous ARP for {Address} failed: {Error}", Name, vip.Address, e.Message);
         }
     }
 
@@ -243,13 +276,51 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         return BinaryPrimitives.ReadUInt32BigEndian(b);
     }
 
+    private static uint[] PeersOf(ConfigInstance config)
+    {
+        var peers = new uint[config.UnicastPeers.Count];
+        for (int i = 0; i < peers.Length; i++)
+            peers[i] = ToHost(config.UnicastPeers[i].Address);
+        return peers;
+    }
+
+    private VrrpInstanceOptions OptionsFor(ConfigInstance config)
+    {
+        var addresses = new List<uint>();
+        foreach (var vip in config.VirtualIpAddresses)
+            addresses.Add(ToHost(vip.Address));
+
+        byte[]? password = config.Version == 2 && config.Authentication is { Type: Fulcrum.Config.VrrpAuthType.Pass } auth
+            ? Encoding.ASCII.GetBytes(auth.Password)
+            : null;
+        var format = new VrrpMessageFormat(config.Version, config.VirtualRouterId, addresses, config.AdvertInterval, password);
+        IPAddress? source = config.UnicastSourceIp ?? config.McastSourceIp;
+        if (source is null && _detectedPrimary == 0)
+        {
+            // Found once: later a MASTER's interface also carries VIPs, and the primary must not change.
+            _detectedPrimary = ToHost(PrimaryAddressOf(_interface, addresses));
+        }
+
+        return new VrrpInstanceOptions(
+            config.Name,
+            format,
+            config.Priority,
+            source is null ? _detectedPrimary : ToHost(source),
+            Preempt: !config.NoPreempt,
+            PreemptDelay: config.PreemptDelay,
+            GarpMasterDelay: config.GarpMasterDelay,
+            GarpMasterRepeat: config.GarpMasterRepeat,
+            GarpMasterRefresh: config.GarpMasterRefresh,
+            GarpMasterRefreshRepeat: config.GarpMasterRefreshRepeat);
+    }
+
     private void Send(byte priority, uint destination)
     {
         int n = VrrpCodec.WriteIpv4(_sendBuffer, Instance.Options.Format, priority, Instance.Options.PrimaryAddress, destination);
         _socket.Send(_sendBuffer.AsSpan(0, n), destination);
     }
 
-    private string DeviceOf(Fulcrum.Config.VirtualIpAddress vip) => vip.Device ?? _config.Interface!;
+    private string DeviceOf(Fulcrum.Config.VirtualIpAddress vip) => vip.Device ?? _interface;
 
     private RawFrameSocket ArpSocket(string device)
     {
