@@ -129,6 +129,12 @@ public sealed class VrrpInstance
     /// <summary>Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.</summary>
     public TimeSpan MasterDownInterval => (DownTimerAdverts * MasterAdvertInterval) + SkewTime;
 
+    /// <summary>
+    /// How late the last Master_Down expiry was served (timer due → <see cref="Poll"/> noticed it): the
+    /// scheduling part of a takeover. Zero when the last takeover was not a timer's (owner start, sync group).
+    /// </summary>
+    public TimeSpan MasterDownLateness { get; private set; }
+
     /// <summary>Time until the next timer is due (zero if overdue), or null when none runs.</summary>
     public TimeSpan? DueIn
     {
@@ -180,9 +186,9 @@ public sealed class VrrpInstance
     public void Poll()
     {
         var now = Now;
-        if (State == VrrpInstanceState.Backup && _masterDownAt <= now)
+        if (State == VrrpInstanceState.Backup && _masterDownAt is { } due && due <= now)
         {
-            BecomeMaster();
+            BecomeMaster(now - due);
             return;
         }
 
@@ -408,8 +414,9 @@ public sealed class VrrpInstance
         }
     }
 
-    private void BecomeMaster()
+    private void BecomeMaster(TimeSpan lateness = default)
     {
+        MasterDownLateness = lateness;
         var previous = State;
         var now = Now;
         State = VrrpInstanceState.Master;

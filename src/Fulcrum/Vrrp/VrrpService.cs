@@ -15,6 +15,20 @@ public sealed class VrrpServiceOptions
     /// commands and notify scripts then all live there. Null: the process's own namespace (the daemon).
     /// </summary>
     public string? NetworkNamespace { get; init; }
+
+    /// <summary>
+    /// SCHED_FIFO priority (1..99) of the VRRP thread; 0 leaves it a normal thread. On by default: at advert
+    /// 0.05 s a backup declares the master dead after about 160 ms, and on a director whose cores are busy
+    /// (its own data plane, or anything else) a normal thread can wait longer than that for a CPU. Without
+    /// CAP_SYS_NICE the thread falls back to nice -20, then to normal, and logs which it got. The environment
+    /// variable FULCRUM_VRRP_RT_PRIORITY overrides the default of 10 (bench/vrrp-false-failover.sh sets 0 to compare).
+    /// </summary>
+    public int RealtimePriority { get; init; } = DefaultRealtimePriority();
+
+    private static int DefaultRealtimePriority() =>
+        int.TryParse(Environment.GetEnvironmentVariable("FULCRUM_VRRP_RT_PRIORITY"), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int p)
+            ? Math.Clamp(p, 0, 99)
+            : 10;
 }
 
 /// <summary>One instance as `fulcrum status` shows it.</summary>
@@ -137,6 +151,7 @@ public sealed class VrrpService : BackgroundService
 
     private void Run(CancellationToken stoppingToken)
     {
+        RaisePriority();
         using var tracking = new VrrpTracking(_configuration, _time, _logger);
 
         // Stopping must not wait for select's timeout: a MASTER's priority-0 advert is what lets the BACKUP
@@ -223,6 +238,21 @@ public sealed class VrrpService : BackgroundService
             while (_reloads.TryDequeue(out var reload))
                 reload.Done.TrySetResult();
         }
+    }
+
+    private void RaisePriority()
+    {
+        if (_options.RealtimePriority <= 0)
+            return;
+        int fifo = ThreadScheduling.TrySetFifo(_options.RealtimePriority);
+        if (fifo == 0)
+        {
+            VrrpLog.Scheduling(_logger, $"SCHED_FIFO priority {_options.RealtimePriority}");
+            return;
+        }
+
+        int nice = ThreadScheduling.TrySetNice(-20);
+        VrrpLog.Scheduling(_logger, nice == 0 ? $"nice -20 (SCHED_FIFO refused: errno {fifo})" : $"normal (SCHED_FIFO errno {fifo}, nice errno {nice})");
     }
 
     /// <summary>Brings the running instances to <paramref name="next"/>'s (all of them new on the first call).</summary>
