@@ -26,7 +26,11 @@ internal static class RunCommand
             Description = "serve Prometheus metrics on ADDR:PORT, or 'off'",
             DefaultValueFactory = _ => MetricsEndpoint.Default.ToString(),
         };
-        var command = new Command("run", "Run the director daemon") { config, iface, control, metrics };
+        var sloppyTcp = new Option<bool>("--sloppy-tcp")
+        {
+            Description = "as sysctl net.ipv4.vs.sloppy_tcp=1: any TCP packet but a RST may start a connection (takeover without sync)",
+        };
+        var command = new Command("run", "Run the director daemon") { config, iface, control, metrics, sloppyTcp };
         command.SetAction(parse =>
         {
             if (!MetricsEndpoint.TryParse(parse.GetValue(metrics), out var metricsEndpoint))
@@ -41,6 +45,7 @@ internal static class RunCommand
                 Interface = parse.GetValue(iface)!,
                 ControlSocketPath = parse.GetValue(control)!,
                 ConfigFile = parse.GetValue(config),
+                SloppyTcp = parse.GetValue(sloppyTcp),
             };
             if (options.ConfigFile is not null && !CheckConfigCommand.Report(options.ConfigFile))
             {

@@ -105,8 +105,8 @@ public sealed class Balancer
             return BalanceVerdict.Forward;
         }
 
-        // tcp_conn_schedule: only a SYN without RST starts a connection (sysctl sloppy_tcp = 0).
-        if (tcp && ((flags & TcpStateMachine.Rst) != 0 || (flags & TcpStateMachine.Syn) == 0))
+        // tcp_conn_schedule: only a SYN without RST starts a connection, unless sysctl sloppy_tcp = 1.
+        if (tcp && ((flags & TcpStateMachine.Rst) != 0 || ((flags & TcpStateMachine.Syn) == 0 && !_table.SloppyTcp)))
         {
             reason = DropReason.NotSyn;
             return BalanceVerdict.Drop;

@@ -32,6 +32,7 @@ public sealed class IpvsTable : IIpvsControl
     private long _generation;
     private long _lastRateTimestamp;
     private bool _expireQuiescentTemplate;
+    private bool _sloppyTcp;
 
     public IpvsTable(TimeProvider time, int workerCount = 1, int maxConnectionsPerWorker = 1 << 20)
     {
@@ -52,6 +53,17 @@ public sealed class IpvsTable : IIpvsControl
     {
         get => Volatile.Read(ref _expireQuiescentTemplate);
         set => Volatile.Write(ref _expireQuiescentTemplate, value);
+    }
+
+    /// <summary>
+    /// sysctl net.ipv4.vs.sloppy_tcp (default 0): when set, any TCP packet but a RST may create a connection,
+    /// not only a SYN (tcp_conn_schedule). A director that takes over established flows it never saw the SYN
+    /// of (VRRP failover without connection sync, with mh or sh picking the same real server) needs it.
+    /// </summary>
+    public bool SloppyTcp
+    {
+        get => Volatile.Read(ref _sloppyTcp);
+        set => Volatile.Write(ref _sloppyTcp, value);
     }
 
     /// <summary>Raised after each successful change of services, dests or timeouts (outside the lock).</summary>

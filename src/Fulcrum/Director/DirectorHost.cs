@@ -40,7 +40,7 @@ public static class DirectorHost
     {
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), workerCount: 1, options.MaxConnections));
+        services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), workerCount: 1, options.MaxConnections) { SloppyTcp = options.SloppyTcp });
         services.AddSingleton<DirectorStatus>();
         services.AddSingleton<ConfigService>();
         services.AddHostedService(sp => sp.GetRequiredService<ConfigService>());

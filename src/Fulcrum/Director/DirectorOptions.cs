@@ -19,4 +19,7 @@ public sealed record DirectorOptions
 
     /// <summary>Where Prometheus metrics are served (`--metrics ADDR:PORT`); null when `--metrics off`.</summary>
     public IPEndPoint? MetricsEndpoint { get; init; } = Metrics.MetricsEndpoint.Default;
+
+    /// <summary>sysctl net.ipv4.vs.sloppy_tcp: schedule TCP flows from any packet but a RST, not only a SYN.</summary>
+    public bool SloppyTcp { get; init; }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using Fulcrum.Director;
 using Fulcrum.RealServerSetup;
@@ -69,6 +70,101 @@ public sealed class LabDirector
     /// <summary>`fulcrum status` of this director.</summary>
     public CommandResult Status(bool json = false) =>
         ExternalCommand.Run(FulcrumPath, json ? ["status", "--control", ControlSocket, "--json"] : ["status", "--control", ControlSocket]);
+
+    /// <summary>
+    /// One request on the control socket, in this process (what `fulcrum adm`/`status` send): cheap enough
+    /// to poll every few milliseconds. Throws <see cref="SocketException"/> when the daemon is not there.
+    /// </summary>
+    public ControlProtocol.Response Call(string verb, params string[] args) =>
+        ControlProtocol.CallAsync(ControlSocket, new ControlProtocol.Request(verb, args, ""), CancellationToken.None)
+            .GetAwaiter().GetResult();
+
+    /// <summary>The state of VRRP instance <paramref name="instance"/> ("MASTER", "BACKUP", ...), or null if the daemon does not answer.</summary>
+    public string? VrrpState(string instance = LabHaConfig.InstanceName)
+    {
+        if (Process.HasExited)
+        {
+            return null;
+        }
+
+        try
+        {
+            return ParseVrrpState(Call("status").Stdout, instance);
+        }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+            // Not listening yet, or gone while answering (a killed daemon).
+            return null;
+        }
+    }
+
+    /// <summary>The real servers of VIP:80 with their weights (`adm -ln`), or null if the daemon does not answer.</summary>
+    public IReadOnlyDictionary<string, int>? RealServerWeights()
+    {
+        if (Process.HasExited)
+        {
+            return null;
+        }
+
+        try
+        {
+            return ParseWeights(Call("adm", "-ln", "-t", LabAddresses.Vip + ":" + LabCluster.HttpPort).Stdout);
+        }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The director's connection entries (`adm -lnc`) as client port → real server address.</summary>
+    public IReadOnlyDictionary<int, string> ConnectionsByClientPort()
+    {
+        var map = new Dictionary<int, string>();
+        foreach (var line in Call("adm", "-lnc").Stdout.Split('\n'))
+        {
+            // "TCP 14:59  ESTABLISHED 203.0.113.10:40000 198.51.100.100:80  198.51.100.2:80"
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length >= 6 && f[0] == "TCP" && f[3].StartsWith(LabAddresses.Client + ":", StringComparison.Ordinal)
+                && int.TryParse(f[3].AsSpan(f[3].LastIndexOf(':') + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port))
+            {
+                map[port] = f[5][..f[5].LastIndexOf(':')];
+            }
+        }
+
+        return map;
+    }
+
+    /// <summary>The state word of an instance's line in `fulcrum status` ("  VI_1 eth0 vrid 51 v3 MASTER priority 150 ...").</summary>
+    internal static string? ParseVrrpState(string status, string instance)
+    {
+        foreach (var line in status.Split('\n'))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length >= 6 && f[0] == instance && f[2] == "vrid")
+            {
+                return f[5];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>`ipvsadm -ln` real server lines ("  -> 198.51.100.2:80  Route  1  0  0") as address → weight.</summary>
+    internal static IReadOnlyDictionary<string, int> ParseWeights(string list)
+    {
+        var map = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var line in list.Split('\n'))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length >= 4 && f[0] == "->" && f[1] != "RemoteAddress:Port"
+                && int.TryParse(f[3], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int weight))
+            {
+                map[f[1][..f[1].LastIndexOf(':')]] = weight;
+            }
+        }
+
+        return map;
+    }
 
     private void WaitReady()
     {
