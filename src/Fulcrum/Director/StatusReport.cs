@@ -24,8 +24,13 @@ internal sealed record StatusReport(
 
     // `with` must not carry the cache of the original's lists.
     private StatusReport(StatusReport original)
-        : this(original.Interface, original.Workers, original.Services, original.Vrrp, original.Health, original.VirtualServers)
     {
+        Interface = original.Interface;
+        Workers = original.Workers;
+        Services = original.Services;
+        Vrrp = original.Vrrp;
+        Health = original.Health;
+        VirtualServers = original.VirtualServers;
     }
 
     /// <summary>
