@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Fulcrum.Director;
+using Fulcrum.Metrics;
 using Microsoft.Extensions.Hosting;
 
 namespace Fulcrum.Cli;
@@ -20,15 +21,27 @@ internal static class RunCommand
             Description = "control socket path (one per daemon)",
             DefaultValueFactory = _ => ControlProtocol.DefaultSocketPath,
         };
+        var metrics = new Option<string>("--metrics")
+        {
+            Description = "serve Prometheus metrics on ADDR:PORT, or 'off'",
+            DefaultValueFactory = _ => MetricsEndpoint.Default.ToString(),
+        };
         var sloppyTcp = new Option<bool>("--sloppy-tcp")
         {
             Description = "as sysctl net.ipv4.vs.sloppy_tcp=1: any TCP packet but a RST may start a connection (takeover without sync)",
         };
-        var command = new Command("run", "Run the director daemon") { config, iface, control, sloppyTcp };
+        var command = new Command("run", "Run the director daemon") { config, iface, control, metrics, sloppyTcp };
         command.SetAction(parse =>
         {
+            if (!MetricsEndpoint.TryParse(parse.GetValue(metrics), out var metricsEndpoint))
+            {
+                Console.Error.WriteLine($"fulcrum run: --metrics takes ADDR:PORT (e.g. 127.0.0.1:{MetricsEndpoint.DefaultPort}) or 'off', not '{parse.GetValue(metrics)}'");
+                return 2;
+            }
+
             var options = new DirectorOptions
             {
+                MetricsEndpoint = metricsEndpoint,
                 Interface = parse.GetValue(iface)!,
                 ControlSocketPath = parse.GetValue(control)!,
                 ConfigFile = parse.GetValue(config),

@@ -43,7 +43,7 @@ public sealed class Balancer
     public int Capacity => _conns.Capacity;
 
     /// <summary>
-    /// Balances one IPv4 TCP/UDP packet. Reads the published <see cref="ServiceSnapshot"/> once per call;
+    /// Balances one IPv4 or IPv6 TCP/UDP packet. Reads the published <see cref="ServiceSnapshot"/> once per call;
     /// <paramref name="nowMs"/> is <see cref="IpvsTable.NowMs"/> (the worker may read it once per batch).
     /// </summary>
     public BalanceVerdict Process(ref ParsedPacket packet, long nowMs, out RealServer? dest, out DropReason reason) =>
@@ -54,14 +54,26 @@ public sealed class Balancer
     {
         dest = null;
         reason = DropReason.None;
-        var svc = snapshot.Find(packet.Protocol, packet.DestinationAddress, packet.DestinationPort);
+        bool v6 = packet.IsIPv6;
+        var svc = v6
+            ? snapshot.Find6(packet.Protocol, packet.DestinationAddress6, packet.DestinationPort)
+            : snapshot.Find(packet.Protocol, packet.DestinationAddress, packet.DestinationPort);
         if (svc is null)
             return BalanceVerdict.NotService;
 
         bool tcp = packet.Protocol == (byte)IpProtocol.Tcp;
         byte flags = packet.TcpFlags;
-        int bucket = _conns.Bucket(packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
-        int index = _conns.Find(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+        int bucket, index;
+        if (v6)
+        {
+            bucket = _conns.Bucket6(packet.Protocol, packet.SourceAddress6, packet.SourcePort, packet.DestinationAddress6, packet.DestinationPort);
+            index = _conns.Find6(bucket, packet.Protocol, packet.SourceAddress6, packet.SourcePort, packet.DestinationAddress6, packet.DestinationPort);
+        }
+        else
+        {
+            bucket = _conns.Bucket(packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+            index = _conns.Find(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+        }
         if (index >= 0)
         {
             ref var c = ref _conns.At(index);
@@ -137,7 +149,9 @@ public sealed class Balancer
             return BalanceVerdict.Forward;
         }
 
-        index = _conns.Add(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+        index = v6
+            ? _conns.Add6(bucket, packet.Protocol, packet.SourceAddress6, packet.SourcePort, packet.DestinationAddress6, packet.DestinationPort)
+            : _conns.Add(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
         ref var n = ref _conns.At(index);
         n.Dest = picked;
         n.Service = svc;
@@ -179,7 +193,7 @@ public sealed class Balancer
     }
 
     /// <summary>
-    /// ip_vs_sched_persist for an IPv4 service with a port: the template &lt;protocol, client &amp; netmask, 0,
+    /// ip_vs_sched_persist for an IPv4 or IPv6 service with a port: the template &lt;protocol, client &amp; netmask, 0,
     /// VIP, port&gt; (port 0 for FTP's port 21, so its data connections follow) picks the dest while it is
     /// valid (ip_vs_check_template: the dest still in the service and, only with expire_quiescent_template,
     /// weight &gt; 0); otherwise the scheduler picks and a new template records the choice. Every use restarts
@@ -190,13 +204,27 @@ public sealed class Balancer
     {
         reason = DropReason.None;
         int prefix = spec.NetmaskPrefix;
-        uint mask = prefix <= 0 ? 0u : prefix >= 32 ? uint.MaxValue : uint.MaxValue << (32 - prefix);
-        uint snet = packet.SourceAddress & mask;
         ushort tport = svc.Port == FtpPort ? (ushort)0 : packet.DestinationPort;
-        uint vip = packet.DestinationAddress;
         byte proto = packet.Protocol;
-        int tb = _conns.Bucket(proto, snet, 0, vip, tport);
-        template = _conns.Find(tb, proto, snet, 0, vip, tport, template: true);
+        int tb;
+        uint snet = 0;
+        UInt128 snet6 = 0;
+        if (packet.IsIPv6)
+        {
+            // ipvsadm -M for an IPv6 service is a prefix length 1..128 (ip_vs_sched_persist masks with
+            // ipv6_addr_prefix(svc->netmask)).
+            UInt128 mask6 = prefix <= 0 ? UInt128.Zero : prefix >= 128 ? UInt128.MaxValue : UInt128.MaxValue << (128 - prefix);
+            snet6 = packet.SourceAddress6 & mask6;
+            tb = _conns.Bucket6(proto, snet6, 0, packet.DestinationAddress6, tport);
+            template = _conns.Find6(tb, proto, snet6, 0, packet.DestinationAddress6, tport, template: true);
+        }
+        else
+        {
+            uint mask = prefix <= 0 ? 0u : prefix >= 32 ? uint.MaxValue : uint.MaxValue << (32 - prefix);
+            snet = packet.SourceAddress & mask;
+            tb = _conns.Bucket(proto, snet, 0, packet.DestinationAddress, tport);
+            template = _conns.Find(tb, proto, snet, 0, packet.DestinationAddress, tport, template: true);
+        }
         if (template >= 0)
         {
             ref var t = ref _conns.At(template);
@@ -220,7 +248,9 @@ public sealed class Balancer
                 reason = DropReason.NoRealServer;
                 return null;
             }
-            template = _conns.Add(tb, proto, snet, 0, vip, tport);
+            template = packet.IsIPv6
+                ? _conns.Add6(tb, proto, snet6, 0, packet.DestinationAddress6, tport)
+                : _conns.Add(tb, proto, snet, 0, packet.DestinationAddress, tport);
             ref var t = ref _conns.At(template);
             t.Flags |= ConnectionFlags.Template;
             t.Dest = dest;
@@ -379,11 +409,12 @@ public sealed class Balancer
                 continue;
             bool tcp = c.Protocol == (byte)IpProtocol.Tcp;
             bool template = (c.Flags & ConnectionFlags.Template) != 0;
+            bool v6 = (c.Flags & ConnectionFlags.IPv6) != 0;
             into.Add(new ConnectionInfo(
                 (IpProtocol)c.Protocol,
-                ToAddress(c.ClientAddress),
+                v6 ? ToAddress(_conns.Client6(i)) : ToAddress(c.ClientAddress),
                 c.ClientPort,
-                ToAddress(c.VirtualAddress),
+                v6 ? ToAddress(_conns.Virtual6(i)) : ToAddress(c.VirtualAddress),
                 c.VirtualPort,
                 dest.Address,
                 dest.Port,
@@ -391,6 +422,13 @@ public sealed class Balancer
                 template && tcp ? "NONE" : tcp ? TcpStateMachine.Name(c.State) : "UDP",
                 (uint)((c.ExpiresMs - nowMs) / 1000)));
         }
+    }
+
+    internal static IPAddress ToAddress(UInt128 hostOrder)
+    {
+        var b = new byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(b, hostOrder);
+        return new IPAddress(b);
     }
 
     internal static IPAddress ToAddress(uint hostOrder)

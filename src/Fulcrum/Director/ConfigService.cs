@@ -128,11 +128,15 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
         }
 
         Apply(config);
-        if (Vrrp is not null || config.VrrpInstances.Count > 0)
+        if (Vrrp is not null)
         {
-            // Re-creating instances would move VIPs this director keeps; until reload diffs VRRP
-            // instances, they keep running as started.
-            LogVrrpNotReloaded();
+            // The difference only: an instance the new file keeps stays in its state with its VIPs.
+            Vrrp.Reload(config);
+        }
+        else if (config.VrrpInstances.Count > 0)
+        {
+            Vrrp = new VrrpService(config, TimeProvider.System, _loggers.CreateLogger<VrrpService>());
+            Vrrp.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         }
 
         return true;
@@ -221,9 +225,6 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
 
     [LoggerMessage(EventId = 504, Level = LogLevel.Information, Message = "configuration applied: {Services} virtual service(s); services +{Added} ~{Changed} -{Removed}, real servers +{DestsAdded} ~{DestsChanged} -{DestsRemoved}, {Failures} failure(s)")]
     private partial void LogApplied(int services, int added, int changed, int removed, int destsAdded, int destsChanged, int destsRemoved, int failures);
-
-    [LoggerMessage(EventId = 506, Level = LogLevel.Warning, Message = "VRRP instances are not changed by a reload yet; restart the daemon to apply vrrp_instance changes")]
-    private partial void LogVrrpNotReloaded();
 
     [LoggerMessage(EventId = 505, Level = LogLevel.Error, Message = "cannot {What} {Service}: errno {Errno}")]
     private partial void LogApplyFailed(string what, string service, int errno);

@@ -39,6 +39,12 @@ internal sealed class DataPlaneWorker : IDisposable
 
     public PacketRing Ring => _ring;
 
+    /// <summary>Connections in this worker's table (a racy read for status and metrics).</summary>
+    public int Connections => _balancer.Count;
+
+    /// <summary>This worker's connection table bound.</summary>
+    public int ConnectionCapacity => _balancer.Capacity;
+
     public void Run(CancellationToken ct)
     {
         var handler = new Handler(this);

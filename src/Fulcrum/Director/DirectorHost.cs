@@ -1,4 +1,5 @@
 using Fulcrum.Balancing;
+using Fulcrum.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
@@ -58,6 +59,14 @@ public static class DirectorHost
         services.AddHostedService<NeighbourService>();
         services.AddHostedService<RateEstimatorService>();
         services.AddHostedService<ControlSocketServer>();
+
+        // Other parts add their own sections with services.AddSingleton<IMetricsSource, ...>().
+        services.AddSingleton<IMetricsSource, DirectorMetrics>();
+        if (options.MetricsEndpoint is { } metrics)
+        {
+            services.AddHostedService(sp => new MetricsHttpServer(metrics, sp.GetServices<IMetricsSource>(), sp.GetRequiredService<ILogger<MetricsHttpServer>>()));
+        }
+
         return services;
     }
 }

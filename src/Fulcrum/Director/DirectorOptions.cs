@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace Fulcrum.Director;
 
 /// <summary>What `fulcrum run` was told on its command line.</summary>
@@ -14,6 +16,9 @@ public sealed record DirectorOptions
 
     /// <summary>The connection table's bound per worker; IPVS's own table grows without one.</summary>
     public int MaxConnections { get; init; } = 1 << 20;
+
+    /// <summary>Where Prometheus metrics are served (`--metrics ADDR:PORT`); null when `--metrics off`.</summary>
+    public IPEndPoint? MetricsEndpoint { get; init; } = Metrics.MetricsEndpoint.Default;
 
     /// <summary>sysctl net.ipv4.vs.sloppy_tcp: schedule TCP flows from any packet but a RST, not only a SYN.</summary>
     public bool SloppyTcp { get; init; }
