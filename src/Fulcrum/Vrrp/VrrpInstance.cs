@@ -33,7 +33,7 @@ public interface IVrrpInstanceIo
 /// <param name="Name">The vrrp_instance name.</param>
 /// <param name="Format">What the adverts carry (version, VRID, addresses, interval, auth).</param>
 /// <param name="Priority">1..255; 255 is the address owner (RFC 5798 §6.1).</param>
-/// <param name="PrimaryAddress">This router's own address on the interface, host order: the advert source and the tie-break.</param>
+/// <param name="PrimaryAddress">This router's own address on the interface as a number (IPv4 in the low 32 bits; IPv6 its link-local): the advert source and the tie-break.</param>
 /// <param name="Preempt">False for keepalived's nopreempt.</param>
 /// <param name="PreemptDelay">keepalived's preempt_delay: how long a BACKUP keeps accepting a lower-priority master.</param>
 /// <param name="GarpMasterDelay">keepalived's garp_master_delay: a second burst of GARPs this long after becoming MASTER (0: none).</param>
@@ -44,7 +44,7 @@ public sealed record VrrpInstanceOptions(
     string Name,
     VrrpMessageFormat Format,
     byte Priority,
-    uint PrimaryAddress,
+    UInt128 PrimaryAddress,
     bool Preempt = true,
     TimeSpan PreemptDelay = default,
     TimeSpan GarpMasterDelay = default,
@@ -108,7 +108,7 @@ public sealed class VrrpInstance
     public TimeSpan MasterAdvertInterval { get; private set; }
 
     /// <summary>The current master's primary address (ours when MASTER), host order; 0 when unknown.</summary>
-    public uint MasterAddress { get; private set; }
+    public UInt128 MasterAddress { get; private set; }
 
     /// <summary>
     /// Skew_Time in keepalived's integer microseconds (vrrp.h VRRP_TIMER_SKEW): v2 (256−prio)/256 s
@@ -294,6 +294,7 @@ public sealed class VrrpInstance
                     || old.PrimaryAddress != options.PrimaryAddress
                     || old.Format.WireInterval != options.Format.WireInterval
                     || !old.Format.Addresses.SequenceEqual(options.Format.Addresses)
+                    || !(old.Format.Ipv6Addresses ?? []).SequenceEqual(options.Format.Ipv6Addresses ?? [])
                     || !SamePassword(old.Format.Password, options.Format.Password);
                 if (advertChanged)
                 {
@@ -438,7 +439,7 @@ public sealed class VrrpInstance
         _io.StateChanged(this, previous);
     }
 
-    private void BecomeBackup(uint master)
+    private void BecomeBackup(UInt128 master)
     {
         var previous = State;
         State = VrrpInstanceState.Backup;

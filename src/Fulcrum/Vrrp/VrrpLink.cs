@@ -31,14 +31,17 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
     private readonly InterfaceAddresses _addresses;
     private readonly byte[] _sendBuffer = new byte[VrrpCodec.MaxPacketLength];
     private readonly byte[] _arpFrame = new byte[GratuitousArp.FrameLength];
+    private readonly byte[] _naFrame = new byte[UnsolicitedNeighborAdvertisement.FrameLength];
     private readonly Socket _arpListener;
     private readonly ulong _mac;
     private readonly string _interface;
     private readonly int _interfaceIndex;
     private ConfigInstance _config;
-    private VrrpSocket _socket;
-    private uint[] _peers;
-    private uint _detectedPrimary;
+    private readonly bool _ipv6;
+    private VrrpSocket? _socket4;
+    private VrrpSocket6? _socket6;
+    private UInt128[] _peers;
+    private UInt128 _detectedPrimary;
     private TakeoverClock _takeover;
 
     public VrrpLink(ConfigInstance config, ILogger logger, Action<VrrpInstance, VrrpInstanceState> changed, TimeProvider time)
@@ -47,11 +50,12 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         _logger = logger;
         _changed = changed;
         _interface = config.Interface ?? throw new InvalidOperationException($"({config.Name}) no interface configured");
+        _ipv6 = config.IsIpv6;
         _peers = PeersOf(config);
         var options = OptionsFor(config);
         _mac = NetInterface.GetMac(_interface);
         _interfaceIndex = NetInterface.GetIndex(_interface);
-        _socket = new VrrpSocket(_interface, _interfaceIndex, joinMulticast: _peers.Length == 0);
+        OpenSocket(options.PrimaryAddress, multicast: _peers.Length == 0);
         try
         {
             _arpListener = PacketListener.Open(_interface, Packets.EtherTypes.Arp);
@@ -59,7 +63,8 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         }
         catch
         {
-            _socket.Dispose();
+            _socket4?.Dispose();
+            _socket6?.Dispose();
             _arpListener?.Dispose();
             throw;
         }
@@ -72,7 +77,7 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
 
     public ConfigInstance Config => _config;
 
-    public Socket Socket => _socket.Socket;
+    public Socket Socket => _socket6?.Socket ?? _socket4!.Socket;
 
     /// <summary>ARP frames seen on the interface, to notice another host claiming our addresses.</summary>
     public Socket ArpListener => _arpListener;
@@ -92,7 +97,7 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
                 return;
             }
 
-            if (GratuitousArp.IsConflict(buffer[..n], Instance.Options.Format.Addresses, _mac, out uint address)
+            if (!_ipv6 && GratuitousArp.IsConflict(buffer[..n], Instance.Options.Format.Addresses, _mac, out uint address)
                 && Instance.ResolveAddressConflict())
             {
                 _logger.LogWarning(
@@ -107,10 +112,25 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
     /// <summary>Reads every waiting packet and hands the valid ones for this instance to the state machine.</summary>
     public void Drain(Span<byte> buffer)
     {
-        int n;
-        while ((n = _socket.TryReceive(buffer)) > 0)
+        while (true)
         {
-            var result = VrrpCodec.Validate(buffer[..n], Instance.Options.Format, out var advert);
+            VrrpReceiveResult result;
+            VrrpAdvertisement advert;
+            if (_socket6 is { } s6)
+            {
+                int n = s6.TryReceive(buffer, out var source, out var destination);
+                if (n <= 0)
+                    return;
+                result = VrrpCodec.ValidateIpv6(buffer[..n], Instance.Options.Format, source, destination, out advert);
+            }
+            else
+            {
+                int n = _socket4!.TryReceive(buffer);
+                if (n <= 0)
+                    return;
+                result = VrrpCodec.Validate(buffer[..n], Instance.Options.Format, out advert);
+            }
+
             if (result == VrrpReceiveResult.Ok)
             {
                 if (advert.Source != Instance.Options.PrimaryAddress)
@@ -136,15 +156,17 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         var removed = VrrpReload.Except(previous.VirtualIpAddresses, next.VirtualIpAddresses);
         var added = VrrpReload.Except(next.VirtualIpAddresses, previous.VirtualIpAddresses);
         var peers = PeersOf(next);
-        if ((peers.Length == 0) != (_peers.Length == 0))
+        var options = OptionsFor(next);
+        if ((peers.Length == 0) != (_peers.Length == 0) || options.PrimaryAddress != Instance.Options.PrimaryAddress)
         {
-            // Multicast to unicast or back: a socket joined to the group only when it needs to be.
-            var socket = new VrrpSocket(_interface, _interfaceIndex, joinMulticast: peers.Length == 0);
-            _socket.Dispose();
-            _socket = socket;
+            // Multicast to unicast or back (a socket joined to the group only when it needs to be), or a new source.
+            var old4 = _socket4;
+            var old6 = _socket6;
+            OpenSocket(options.PrimaryAddress, multicast: peers.Length == 0);
+            old4?.Dispose();
+            old6?.Dispose();
         }
 
-        var options = OptionsFor(next);
         _peers = peers;
         _config = next;
         OpenDevices(next);
@@ -174,11 +196,11 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         {
             if (_peers.Length == 0)
             {
-                Send(priority, VrrpCodec.MulticastGroup);
+                Send(priority, _ipv6 ? VrrpCodec.MulticastGroup6 : VrrpCodec.MulticastGroup);
             }
             else
             {
-                foreach (uint peer in _peers)
+                foreach (var peer in _peers)
                     Send(priority, peer);
             }
 
@@ -260,8 +282,16 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         try
         {
             var device = DeviceFor(DeviceOf(vip));
-            GratuitousArp.Write(_arpFrame, device.Mac, ToHost(vip.Address));
-            device.Socket.Send(_arpFrame);
+            if (vip.Address.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                int n = UnsolicitedNeighborAdvertisement.Write(_naFrame, device.Mac, VrrpSocket6.ToNumber(vip.Address));
+                device.Socket.Send(_naFrame.AsSpan(0, n));
+            }
+            else
+            {
+                GratuitousArp.Write(_arpFrame, device.Mac, ToHost(vip.Address));
+                device.Socket.Send(_arpFrame);
+            }
         }
         catch (IOException e)
         {
@@ -315,7 +345,8 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
 
     public void Dispose()
     {
-        _socket.Dispose();
+        _socket4?.Dispose();
+        _socket6?.Dispose();
         _arpListener.Dispose();
         _addresses.Dispose();
         foreach (var d in _devices.Values)
@@ -340,36 +371,67 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         return BinaryPrimitives.ReadUInt32BigEndian(b);
     }
 
-    private static uint[] PeersOf(ConfigInstance config)
+    private static UInt128[] PeersOf(ConfigInstance config)
     {
-        var peers = new uint[config.UnicastPeers.Count];
+        var peers = new UInt128[config.UnicastPeers.Count];
         for (int i = 0; i < peers.Length; i++)
-            peers[i] = ToHost(config.UnicastPeers[i].Address);
+            peers[i] = ToNumber(config.UnicastPeers[i].Address);
         return peers;
+    }
+
+    /// <summary>An address as the state machine compares it: IPv4 host order in the low 32 bits, IPv6 all 128.</summary>
+    internal static UInt128 ToNumber(IPAddress address) =>
+        address.AddressFamily == AddressFamily.InterNetworkV6 ? VrrpSocket6.ToNumber(address) : ToHost(address);
+
+    internal static IPAddress ToAddress(UInt128 value, bool ipv6) =>
+        ipv6 ? VrrpSocket6.ToAddress(value) : new IPAddress(BinaryPrimitives.ReverseEndianness((uint)value));
+
+    private void OpenSocket(UInt128 primary, bool multicast)
+    {
+        if (_ipv6)
+        {
+            _socket6 = new VrrpSocket6(_interface, _interfaceIndex, VrrpSocket6.ToAddress(primary), multicast);
+            _socket4 = null;
+        }
+        else
+        {
+            _socket4 = new VrrpSocket(_interface, _interfaceIndex, joinMulticast: multicast);
+            _socket6 = null;
+        }
     }
 
     private VrrpInstanceOptions OptionsFor(ConfigInstance config)
     {
         var addresses = new List<uint>();
-        foreach (var vip in config.VirtualIpAddresses)
-            addresses.Add(ToHost(vip.Address));
+        List<UInt128>? addresses6 = null;
+        if (config.IsIpv6)
+        {
+            addresses6 = [];
+            foreach (var vip in config.VirtualIpAddresses)
+                addresses6.Add(VrrpSocket6.ToNumber(vip.Address));
+        }
+        else
+        {
+            foreach (var vip in config.VirtualIpAddresses)
+                addresses.Add(ToHost(vip.Address));
+        }
 
         byte[]? password = config.Version == 2 && config.Authentication is { Type: Fulcrum.Config.VrrpAuthType.Pass } auth
             ? Encoding.ASCII.GetBytes(auth.Password)
             : null;
-        var format = new VrrpMessageFormat(config.Version, config.VirtualRouterId, addresses, config.AdvertInterval, password);
+        var format = new VrrpMessageFormat(config.Version, config.VirtualRouterId, addresses, config.AdvertInterval, password, Ipv6Addresses: addresses6);
         IPAddress? source = config.UnicastSourceIp ?? config.McastSourceIp;
         if (source is null && _detectedPrimary == 0)
         {
             // Found once: later a MASTER's interface also carries VIPs, and the primary must not change.
-            _detectedPrimary = ToHost(PrimaryAddressOf(_interface, addresses));
+            _detectedPrimary = config.IsIpv6 ? VrrpSocket6.ToNumber(LinkLocalOf(_interface)) : ToHost(PrimaryAddressOf(_interface, addresses));
         }
 
         return new VrrpInstanceOptions(
             config.Name,
             format,
             config.Priority,
-            source is null ? _detectedPrimary : ToHost(source),
+            source is null ? _detectedPrimary : ToNumber(source),
             Preempt: !config.NoPreempt,
             PreemptDelay: config.PreemptDelay,
             GarpMasterDelay: config.GarpMasterDelay,
@@ -378,10 +440,18 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
             GarpMasterRefreshRepeat: config.GarpMasterRefreshRepeat);
     }
 
-    private void Send(byte priority, uint destination)
+    private void Send(byte priority, UInt128 destination)
     {
-        int n = VrrpCodec.WriteIpv4(_sendBuffer, Instance.Options.Format, priority, Instance.Options.PrimaryAddress, destination);
-        _socket.Send(_sendBuffer.AsSpan(0, n), destination);
+        if (_socket6 is { } s6)
+        {
+            int n = VrrpCodec.WriteIpv6Message(_sendBuffer, Instance.Options.Format, priority, Instance.Options.PrimaryAddress, destination);
+            s6.Send(_sendBuffer.AsSpan(0, n), destination);
+        }
+        else
+        {
+            int n = VrrpCodec.WriteIpv4(_sendBuffer, Instance.Options.Format, priority, (uint)Instance.Options.PrimaryAddress, (uint)destination);
+            _socket4!.Send(_sendBuffer.AsSpan(0, n), (uint)destination);
+        }
     }
 
     private string DeviceOf(Fulcrum.Config.VirtualIpAddress vip) => vip.Device ?? _interface;
@@ -443,6 +513,23 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         {
             _logger.LogWarning("({Instance}) notify script {Command} failed to start: {Error}", Name, command, e.Message);
         }
+    }
+
+    private static IPAddress LinkLocalOf(string iface)
+    {
+        // RFC 5798 §5.1.2.1: IPv6 adverts come from the interface's link-local address.
+        foreach (var ni in NetworkInterface.GetAllNetworkInterfaces())
+        {
+            if (ni.Name != iface)
+                continue;
+            foreach (var ua in ni.GetIPProperties().UnicastAddresses)
+            {
+                if (ua.Address.IsIPv6LinkLocal)
+                    return ua.Address;
+            }
+        }
+
+        throw new InvalidOperationException($"interface {iface} has no IPv6 link-local address to send VRRP adverts from");
     }
 
     private static IPAddress PrimaryAddressOf(string iface, List<uint> virtualAddresses)

@@ -261,15 +261,7 @@ public sealed class VrrpService : BackgroundService
     {
         var wanted = new List<Fulcrum.Config.VrrpInstance>();
         foreach (var config in next.VrrpInstances)
-        {
-            if (config.IsIpv6)
-            {
-                _logger.LogWarning("({Instance}) IPv6 VRRP is not supported yet; instance skipped", config.Name);
-                continue;
-            }
-
             wanted.Add(config);
-        }
 
         var running = new List<Fulcrum.Config.VrrpInstance>(_links.Count);
         foreach (var link in _links)
@@ -392,8 +384,8 @@ public sealed class VrrpService : BackgroundService
             return true;
         for (int i = 0; i < links.Count; i++)
         {
-            uint master = links[i].Instance.MasterAddress;
-            uint shown = published[i].Master is { } m ? VrrpLink.ToHost(m) : 0;
+            UInt128 master = links[i].Instance.MasterAddress;
+            UInt128 shown = published[i].Master is { } m ? VrrpLink.ToNumber(m) : 0;
             if (master != shown || links[i].Instance.EffectivePriority != published[i].Priority)
                 return true;
         }
@@ -407,7 +399,7 @@ public sealed class VrrpService : BackgroundService
         var vips = new List<IPAddress>();
         foreach (var v in link.Config.VirtualIpAddresses)
             vips.Add(v.Address);
-        IPAddress? master = i.MasterAddress == 0 ? null : new IPAddress(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(i.MasterAddress));
+        IPAddress? master = i.MasterAddress == 0 ? null : VrrpLink.ToAddress(i.MasterAddress, link.Config.IsIpv6);
         return new VrrpInstanceStatus(i.Name, link.Config.Interface, link.Config.VirtualRouterId, link.Config.Version, i.State, i.EffectivePriority, master, vips, link.Transitions);
     }
 
