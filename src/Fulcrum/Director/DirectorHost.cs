@@ -39,7 +39,7 @@ public static class DirectorHost
     {
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), workerCount: 1, options.MaxConnections));
+        services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), options.ResolvedWorkers, options.MaxConnectionsPerWorker, options.Defense));
         services.AddSingleton<DirectorStatus>();
         services.AddSingleton<ConfigService>();
         services.AddHostedService(sp => sp.GetRequiredService<ConfigService>());
@@ -57,6 +57,7 @@ public static class DirectorHost
         });
         services.AddHostedService<NeighbourService>();
         services.AddHostedService<RateEstimatorService>();
+        services.AddHostedService<DefenseService>();
         services.AddHostedService<ControlSocketServer>();
         return services;
     }

@@ -27,21 +27,33 @@ internal sealed class DirectorStatus
 
     public string Render(bool json)
     {
-        long forwarded = 0, completed = 0, rx = 0, tx = 0, kernelDrops = 0;
+        long forwarded = 0, completed = 0, rx = 0, tx = 0, kernelDrops = 0, droppedEntries = 0;
         var drops = new long[(int)DropReason.Count];
-        foreach (var worker in _dataPlane?.Workers ?? [])
+        var workers = _dataPlane?.Workers ?? [];
+        var perWorker = new (long Rx, long Forwarded, long Drops, int Connections, int Capacity)[workers.Count];
+        for (int w = 0; w < workers.Count; w++)
         {
-            forwarded += worker.Forwarded;
+            var worker = workers[w];
+            long workerForwarded = worker.Forwarded;
+            forwarded += workerForwarded;
             completed += worker.ChecksumsCompleted;
+            droppedEntries += worker.DroppedEntries;
             var ring = worker.Ring.ReadCounters();
             rx += ring.RxFrames;
             tx += ring.TxFrames;
             kernelDrops += ring.KernelDrops;
+            long workerDrops = 0;
             for (int r = 1; r < drops.Length; r++)
             {
-                drops[r] += worker.Drops((DropReason)r);
+                long d = worker.Drops((DropReason)r);
+                drops[r] += d;
+                workerDrops += d;
             }
+
+            perWorker[w] = (ring.RxFrames, workerForwarded, workerDrops, worker.Connections, worker.Capacity);
         }
+
+        var defense = _table.Defense;
 
         var services = _table.GetServices();
         var sb = new StringBuilder();
@@ -59,7 +71,21 @@ internal sealed class DirectorStatus
                 sb.Append(r > 1 ? "," : "").Append('"').Append(((DropReason)r).ToString()).Append("\":").Append(drops[r]);
             }
 
-            sb.Append("},\"services\":").Append(services.Count).Append("}\n");
+            sb.Append("},\"workers\":[");
+            for (int w = 0; w < perWorker.Length; w++)
+            {
+                var pw = perWorker[w];
+                sb.Append(w > 0 ? "," : "").Append("{\"rx_frames\":").Append(pw.Rx).Append(",\"forwarded\":").Append(pw.Forwarded)
+                  .Append(",\"drops\":").Append(pw.Drops).Append(",\"connections\":").Append(pw.Connections)
+                  .Append(",\"capacity\":").Append(pw.Capacity).Append('}');
+            }
+
+            sb.Append("],\"defense\":{\"available\":").Append(defense.Available).Append(",\"capacity\":").Append(defense.Capacity)
+              .Append(",\"amemthresh\":").Append(defense.AmemThresh).Append(",\"drop_entry\":").Append(defense.DropEntryMode)
+              .Append(",\"drop_packet\":").Append(defense.DropPacketMode).Append(",\"drop_rate\":").Append(defense.DropRate)
+              .Append(",\"secure_tcp\":").Append(defense.SecureTcpMode).Append(",\"secure_tcp_active\":").Append(defense.SecureTcpActive ? "true" : "false")
+              .Append(",\"dropped_entries\":").Append(droppedEntries).Append('}');
+            sb.Append(",\"services\":").Append(services.Count).Append("}\n");
             return sb.ToString();
         }
 
@@ -74,6 +100,19 @@ internal sealed class DirectorStatus
             sb.Append("  ").Append(((DropReason)r).ToString().PadRight(14)).Append(' ').Append(drops[r]).Append('\n');
         }
 
+        sb.Append("Workers: ").Append(perWorker.Length).Append('\n');
+        for (int w = 0; w < perWorker.Length; w++)
+        {
+            var pw = perWorker[w];
+            sb.Append("  worker ").Append(w).Append(": received ").Append(pw.Rx).Append(", forwarded ").Append(pw.Forwarded)
+              .Append(", dropped ").Append(pw.Drops).Append(", connections ").Append(pw.Connections).Append('/').Append(pw.Capacity).Append('\n');
+        }
+
+        sb.Append("Defense: ").Append(defense.Available).Append(" of ").Append(defense.Capacity)
+          .Append(" connection entries free (amemthresh ").Append(defense.AmemThresh).Append("); drop_entry=").Append(defense.DropEntryMode)
+          .Append(" (entries dropped ").Append(droppedEntries).Append("), drop_packet=").Append(defense.DropPacketMode)
+          .Append(" (rate ").Append(defense.DropRate == 0 ? "off" : "1/" + defense.DropRate.ToString(System.Globalization.CultureInfo.InvariantCulture))
+          .Append("), secure_tcp=").Append(defense.SecureTcpMode).Append(defense.SecureTcpActive ? " (dos table)" : "").Append('\n');
         sb.Append("Virtual services:\n");
         foreach (var service in services)
         {

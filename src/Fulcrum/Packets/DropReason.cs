@@ -35,6 +35,8 @@ public enum DropReason : byte
     NoNeighbour,
     /// <summary>The TX ring had no free slot.</summary>
     TxFull,
+    /// <summary>The drop_packet defense dropped a connection-creating packet (ip_vs_todrop).</summary>
+    DefenseDropPacket,
 
     Count,
 }
