@@ -47,9 +47,11 @@ public sealed class MultiWorkerTests : IClassFixture<DirectorFixture>
             Thread.Sleep(300);
             Assert.Equal(sent, UdpInPackets());
 
-            // One connection per flow, listed from both workers' tables.
+            // One connection per flow, listed from both workers' tables (other tests' flows may linger: -C
+            // leaves connections to expire, as in the kernel).
             var listing = _f.Director.Adm("-lnc").EnsureSuccess("ipvsadm -lnc").StdOut;
-            int flows = listing.Split('\n').Count(l => l.Contains(UdpVip, StringComparison.Ordinal));
+            int flows = listing.Split('\n').Count(l => l.Contains(UdpVip, StringComparison.Ordinal) &&
+                clients.Any(c => l.Contains(" " + c + ":", StringComparison.Ordinal)));
             Assert.Equal(clients.Length * PortsPerClient, flows);
 
             var after = WorkerForwarded();
