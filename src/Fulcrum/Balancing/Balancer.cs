@@ -22,15 +22,25 @@ public enum BalanceVerdict : byte
 /// </summary>
 public sealed class Balancer
 {
+    // Probes for an embryonic entry to recycle when the table is full under drop_entry.
+    private const int EvictProbes = 16;
+
     private readonly IpvsTable _table;
+    private readonly IpvsDefense _defense;
     private readonly ConnectionTable _conns;
     private int _cursor;
+    private int _dropCounter;
+    private int _dropRate;
+    private ulong _random;
+    private long _droppedEntries;
 
     internal Balancer(IpvsTable table, int index, int capacity)
     {
         _table = table;
+        _defense = table.Defense;
         Index = index;
         _conns = new ConnectionTable(capacity);
+        _random = (ulong)Random.Shared.NextInt64() | 1;
     }
 
     /// <summary>The worker index: which slot of every per-worker counter array this balancer writes.</summary>
@@ -41,6 +51,9 @@ public sealed class Balancer
 
     /// <summary>The table's bound (maxConnectionsPerWorker).</summary>
     public int Capacity => _conns.Capacity;
+
+    /// <summary>Entries removed by the drop_entry defense (the random sweep and recycling on a full table).</summary>
+    public long DroppedEntries => Volatile.Read(ref _droppedEntries);
 
     /// <summary>
     /// Balances one IPv4 or IPv6 TCP/UDP packet. Reads the published <see cref="ServiceSnapshot"/> once per call;
@@ -111,10 +124,18 @@ public sealed class Balancer
             reason = DropReason.NotSyn;
             return BalanceVerdict.Drop;
         }
+        // drop_packet (ip_vs_todrop in tcp_conn_schedule/udp_conn_schedule): one in drop_rate of the
+        // packets that would create a connection is dropped. The counter is per worker.
+        if (ToDrop())
+        {
+            reason = DropReason.DefenseDropPacket;
+            return BalanceVerdict.Drop;
+        }
+
         // ipvsadm -o (IP_VS_SVC_F_ONEPACKET) on UDP: every datagram is scheduled on its own and its
         // connection dies with it, so no entry is kept (the kernel never hashes ONE_PACKET connections).
         bool onePacket = !tcp && svc.OnePacket;
-        if (!onePacket && _conns.IsFull)
+        if (!onePacket && _conns.IsFull && !(_defense.DropEntryActive && EvictEmbryonic()))
         {
             reason = DropReason.TableFull;
             return BalanceVerdict.Drop;
@@ -339,10 +360,96 @@ public sealed class Balancer
         return removed;
     }
 
+    /// <summary>ip_vs_todrop: true for one packet in every drop_rate while drop_packet is active.</summary>
+    private bool ToDrop()
+    {
+        int rate = _defense.DropRate;
+        if (rate == 0)
+            return false;
+        if (rate != _dropRate)
+        {
+            // update_defense_level restarts the counter with every new rate.
+            _dropRate = rate;
+            _dropCounter = rate;
+        }
+        if (--_dropCounter > 0)
+            return false;
+        _dropCounter = rate;
+        return true;
+    }
+
+    /// <summary>
+    /// ip_vs_random_dropentry on this worker's table: probes 1/32 of the table's slots at random (the
+    /// kernel probes 1/32 of its hash buckets every second) and drops the TCP entries a spoofed SYN leaves
+    /// behind, SYN_RECV and SYNACK. The kernel's todrop_entry also thins ESTABLISHED entries older than
+    /// 60 s with at most 8 packets, and UDP entries; Fulcrum keeps those (it does not count packets per
+    /// entry). A dropped connection's template goes with it once it controls nothing (ip_vs_conn_del on
+    /// cp->control). Call on the worker's thread, once a second while <see cref="IpvsDefense.DropEntryActive"/>.
+    /// </summary>
+    public int RandomDropEntry()
+    {
+        int highWater = _conns.HighWater;
+        if (highWater == 0)
+            return 0;
+        int probes = Math.Max(1, _conns.Capacity >> 5);
+        int dropped = 0;
+        for (int i = 0; i < probes; i++)
+        {
+            if (TryDropEmbryonic(NextRandom(highWater)))
+                dropped++;
+        }
+        return dropped;
+    }
+
+    /// <summary>
+    /// The table is at its bound while drop_entry is active: recycle a random embryonic entry for the new
+    /// connection rather than refuse it, so legitimate clients still get in during a spoofed SYN flood (the
+    /// kernel has no bound; under memory pressure it relies on the sweep alone).
+    /// </summary>
+    private bool EvictEmbryonic()
+    {
+        int highWater = _conns.HighWater;
+        for (int i = 0; i < EvictProbes; i++)
+        {
+            if (TryDropEmbryonic(NextRandom(highWater)))
+                return true;
+        }
+        return false;
+    }
+
+    private bool TryDropEmbryonic(int index)
+    {
+        ref var c = ref _conns.At(index);
+        if ((c.Flags & (ConnectionFlags.InUse | ConnectionFlags.Template)) != ConnectionFlags.InUse ||
+            c.Protocol != (byte)IpProtocol.Tcp || c.State is not (IpvsTcpState.SynRecv or IpvsTcpState.SynAck))
+            return false;
+        int control = c.Control;
+        Unbind(index);
+        if (control >= 0)
+        {
+            ref var t = ref _conns.At(control);
+            if (t.Controlled == 0)
+                Unbind(control);
+        }
+        Volatile.Write(ref _droppedEntries, _droppedEntries + 1);
+        return true;
+    }
+
+    /// <summary>xorshift64*: the worker's own generator, so probing allocates nothing and shares nothing.</summary>
+    private int NextRandom(int bound)
+    {
+        ulong x = _random;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        _random = x;
+        return (int)(((x * 0x2545F4914F6CDD1DUL) >> 32) * (ulong)bound >> 32);
+    }
+
     /// <summary>set_tcp_state: next state from the client's flags, ActiveConn/InActConn moves, new timeout.</summary>
     private void SetTcpState(ref Connection c, byte flags, ServiceSnapshot snapshot, long nowMs)
     {
-        var next = TcpStateMachine.Next(c.State, flags, (c.Flags & ConnectionFlags.NoOutput) != 0);
+        var next = TcpStateMachine.Next(c.State, flags, (c.Flags & ConnectionFlags.NoOutput) != 0, _defense.SecureTcpActive);
         if (next != c.State)
         {
             ref var dc = ref c.Dest!.Counters.Slot(Index);

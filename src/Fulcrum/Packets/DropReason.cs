@@ -38,6 +38,8 @@ public enum DropReason : byte
     NoNeighbour,
     /// <summary>The TX ring had no free slot.</summary>
     TxFull,
+    /// <summary>The drop_packet defense dropped a connection-creating packet (ip_vs_todrop).</summary>
+    DefenseDropPacket,
 
     // IPv6 (Packets/), after the IPv4 and balancing reasons so their numbers stay as they were.
     /// <summary>A version nibble other than 6 under the IPv6 EtherType, or a multicast source (RFC 4291 2.7; ip6_rcv_core drops both).</summary>
