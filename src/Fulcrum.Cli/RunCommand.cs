@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Fulcrum.Balancing;
 using Fulcrum.Director;
 using Microsoft.Extensions.Hosting;
 
@@ -20,7 +21,11 @@ internal static class RunCommand
             Description = "control socket path (one per daemon)",
             DefaultValueFactory = _ => ControlProtocol.DefaultSocketPath,
         };
-        var command = new Command("run", "Run the director daemon") { config, iface, control };
+        var fwmarkRules = new Option<string?>("--fwmark-rules")
+        {
+            Description = "rules giving destinations a firewall mark for fwmark services (nft syntax: ip daddr A tcp dport { 80, 443 } meta mark set 1)",
+        };
+        var command = new Command("run", "Run the director daemon") { config, iface, control, fwmarkRules };
         command.SetAction(parse =>
         {
             var options = new DirectorOptions
@@ -28,8 +33,14 @@ internal static class RunCommand
                 Interface = parse.GetValue(iface)!,
                 ControlSocketPath = parse.GetValue(control)!,
                 ConfigFile = parse.GetValue(config),
+                FwMarkRulesFile = parse.GetValue(fwmarkRules),
             };
             if (options.ConfigFile is not null && !CheckConfigCommand.Report(options.ConfigFile))
+            {
+                return 1;
+            }
+
+            if (options.FwMarkRulesFile is not null && !ReportMarkRules(options.FwMarkRulesFile))
             {
                 return 1;
             }
@@ -45,5 +56,27 @@ internal static class RunCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Prints the rules file's errors on stderr (file:line:column); true when there is none.</summary>
+    private static bool ReportMarkRules(string path)
+    {
+        var errors = new List<FwMarkRuleError>();
+        try
+        {
+            FwMarkRules.Load(path, errors);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"{path}: {ex.Message}");
+            return false;
+        }
+
+        foreach (var e in errors)
+        {
+            Console.Error.WriteLine(e.ToString());
+        }
+
+        return errors.Count == 0;
     }
 }

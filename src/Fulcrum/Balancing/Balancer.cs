@@ -54,7 +54,8 @@ public sealed class Balancer
     {
         dest = null;
         reason = DropReason.None;
-        var svc = snapshot.Find(packet.Protocol, packet.DestinationAddress, packet.DestinationPort);
+        var svc = snapshot.FindMarked(packet.Protocol, packet.DestinationAddress, packet.DestinationPort)
+            ?? snapshot.Find(packet.Protocol, packet.DestinationAddress, packet.DestinationPort);
         if (svc is null)
             return BalanceVerdict.NotService;
 
@@ -179,7 +180,7 @@ public sealed class Balancer
     }
 
     /// <summary>
-    /// ip_vs_sched_persist for an IPv4 service with a port: the template &lt;protocol, client &amp; netmask, 0,
+    /// ip_vs_sched_persist for an IPv4 service with a port or a fwmark: the template &lt;protocol, client &amp; netmask, 0,
     /// VIP, port&gt; (port 0 for FTP's port 21, so its data connections follow) picks the dest while it is
     /// valid (ip_vs_check_template: the dest still in the service and, only with expire_quiescent_template,
     /// weight &gt; 0); otherwise the scheduler picks and a new template records the choice. Every use restarts
@@ -195,6 +196,14 @@ public sealed class Balancer
         ushort tport = svc.Port == FtpPort ? (ushort)0 : packet.DestinationPort;
         uint vip = packet.DestinationAddress;
         byte proto = packet.Protocol;
+        if (svc.Key.IsFwMark)
+        {
+            // The fwmark branch: <IPPROTO_IP, client & netmask, 0, the mark as the address, 0>, so one template
+            // holds a client on one dest across every protocol, address and port that carries the mark.
+            proto = IpProtoIp;
+            vip = svc.Key.FwMark;
+            tport = 0;
+        }
         int tb = _conns.Bucket(proto, snet, 0, vip, tport);
         template = _conns.Find(tb, proto, snet, 0, vip, tport, template: true);
         if (template >= 0)
@@ -243,6 +252,7 @@ public sealed class Balancer
     }
 
     private const ushort FtpPort = 21;
+    private const byte IpProtoIp = 0;
 
     /// <summary>
     /// ip_vs_check_template: a template whose dest left the service (or, with expire_quiescent_template,

@@ -32,6 +32,7 @@ public sealed class IpvsTable : IIpvsControl
     private long _generation;
     private long _lastRateTimestamp;
     private bool _expireQuiescentTemplate;
+    private IReadOnlyList<FwMarkRule> _markRules = [];
 
     public IpvsTable(TimeProvider time, int workerCount = 1, int maxConnectionsPerWorker = 1 << 20)
     {
@@ -52,6 +53,21 @@ public sealed class IpvsTable : IIpvsControl
     {
         get => Volatile.Read(ref _expireQuiescentTemplate);
         set => Volatile.Write(ref _expireQuiescentTemplate, value);
+    }
+
+    /// <summary>
+    /// Replaces the firewall-mark rules (<c>fulcrum run --fwmark-rules</c>): which packets carry which mark,
+    /// so fwmark services (ipvsadm -f) receive traffic although the data plane never sees netfilter's marks.
+    /// </summary>
+    public void SetMarkRules(IReadOnlyList<FwMarkRule> rules)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        lock (_gate)
+        {
+            _markRules = [.. rules];
+            Publish();
+        }
+        Changed?.Invoke();
     }
 
     /// <summary>Raised after each successful change of services, dests or timeouts (outside the lock).</summary>
@@ -462,5 +478,5 @@ public sealed class IpvsTable : IIpvsControl
     }
 
     private void Publish() =>
-        Volatile.Write(ref _snapshot, new ServiceSnapshot([.. _services], _tcpTimeoutsMs, _udpTimeoutMs, ++_generation));
+        Volatile.Write(ref _snapshot, new ServiceSnapshot([.. _services], _tcpTimeoutsMs, _udpTimeoutMs, ++_generation, _markRules));
 }

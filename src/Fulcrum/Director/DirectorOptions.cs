@@ -12,6 +12,12 @@ public sealed record DirectorOptions
     /// <summary>A keepalived.conf to load at start (issue 3 brings the full grammar).</summary>
     public string? ConfigFile { get; init; }
 
+    /// <summary>
+    /// The firewall-mark rules file (<c>--fwmark-rules</c>): which destinations carry which mark, for fwmark
+    /// services (Balancing/README.md, "Firewall marks").
+    /// </summary>
+    public string? FwMarkRulesFile { get; init; }
+
     /// <summary>The connection table's bound per worker; IPVS's own table grows without one.</summary>
     public int MaxConnections { get; init; } = 1 << 20;
 }
