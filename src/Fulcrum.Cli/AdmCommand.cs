@@ -35,8 +35,7 @@ internal static class AdmCommand
         string stdin = IsRestore(rest) ? Console.In.ReadToEnd() : "";
         try
         {
-            var response = ControlProtocol.CallAsync(socket, new ControlProtocol.Request("adm", rest, stdin), CancellationToken.None)
-                .GetAwaiter().GetResult();
+            var response = ControlProtocol.Call(socket, new ControlProtocol.Request("adm", rest, stdin));
             return Print(new AdmResult(response.ExitCode, response.Stdout, response.Stderr));
         }
         catch (SocketException ex)
@@ -48,18 +47,19 @@ internal static class AdmCommand
         }
     }
 
+    /// <summary>Writes the bytes straight to fds 1 and 2: no Console.Out, so no encoder or TextWriter set-up.</summary>
     public static int Print(AdmResult result)
     {
-        using (var stdout = Console.OpenStandardOutput())
+        if (result.Stdout.Length > 0)
         {
-            var bytes = System.Text.Encoding.UTF8.GetBytes(result.Stdout);
-            stdout.Write(bytes);
+            using var stdout = Console.OpenStandardOutput();
+            stdout.Write(System.Text.Encoding.UTF8.GetBytes(result.Stdout));
         }
 
-        using (var stderr = Console.OpenStandardError())
+        if (result.Stderr.Length > 0)
         {
-            var bytes = System.Text.Encoding.UTF8.GetBytes(result.Stderr);
-            stderr.Write(bytes);
+            using var stderr = Console.OpenStandardError();
+            stderr.Write(System.Text.Encoding.UTF8.GetBytes(result.Stderr));
         }
 
         return result.ExitCode;

@@ -25,7 +25,15 @@ public static class ControlProtocol
 
     public static async Task WriteRequestAsync(Stream stream, Request request, CancellationToken ct)
     {
-        using var buffer = new MemoryStream();
+        using var buffer = RequestBody(request);
+        await WriteFrameAsync(stream, buffer, ct).ConfigureAwait(false);
+    }
+
+    private static MemoryStream RequestBody(Request request)
+    {
+        // Room for the 4-byte length, filled in by the writer.
+        var buffer = new MemoryStream();
+        WriteInt(buffer, 0);
         WriteString(buffer, request.Verb);
         WriteInt(buffer, request.Args.Count);
         foreach (var arg in request.Args)
@@ -34,7 +42,7 @@ public static class ControlProtocol
         }
 
         WriteString(buffer, request.Stdin);
-        await WriteFrameAsync(stream, buffer, ct).ConfigureAwait(false);
+        return buffer;
     }
 
     public static async Task<Request> ReadRequestAsync(Stream stream, CancellationToken ct)
@@ -61,15 +69,18 @@ public static class ControlProtocol
     public static async Task WriteResponseAsync(Stream stream, Response response, CancellationToken ct)
     {
         using var buffer = new MemoryStream();
+        WriteInt(buffer, 0);
         WriteInt(buffer, response.ExitCode);
         WriteString(buffer, response.Stdout);
         WriteString(buffer, response.Stderr);
         await WriteFrameAsync(stream, buffer, ct).ConfigureAwait(false);
     }
 
-    public static async Task<Response> ReadResponseAsync(Stream stream, CancellationToken ct)
+    public static async Task<Response> ReadResponseAsync(Stream stream, CancellationToken ct) =>
+        ParseResponse(await ReadFrameAsync(stream, ct).ConfigureAwait(false));
+
+    private static Response ParseResponse(byte[] body)
     {
-        var body = await ReadFrameAsync(stream, ct).ConfigureAwait(false);
         int offset = 0;
         int exit = ReadInt(body, ref offset);
         var stdout = ReadString(body, ref offset);
@@ -87,12 +98,58 @@ public static class ControlProtocol
         return await ReadResponseAsync(stream, ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The same call, synchronously: `fulcrum adm` makes exactly one, and blocking socket calls spare a
+    /// short-lived process the epoll thread and thread-pool workers the async path starts (issue 5: adm
+    /// answers in under 20 ms).
+    /// </summary>
+    public static Response Call(string socketPath, Request request)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        using (var body = RequestBody(request))
+        {
+            var frame = body.GetBuffer().AsSpan(0, (int)body.Length);
+            BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length - 4);
+            while (!frame.IsEmpty)
+            {
+                frame = frame[socket.Send(frame)..];
+            }
+        }
+
+        Span<byte> header = stackalloc byte[4];
+        ReceiveExactly(socket, header);
+        int length = BinaryPrimitives.ReadInt32BigEndian(header);
+        if (length < 0 || length > MaxMessageBytes)
+        {
+            throw new InvalidDataException($"control message of {length} bytes refused");
+        }
+
+        var response = new byte[length];
+        ReceiveExactly(socket, response);
+        return ParseResponse(response);
+    }
+
+    private static void ReceiveExactly(Socket socket, Span<byte> into)
+    {
+        while (!into.IsEmpty)
+        {
+            int n = socket.Receive(into);
+            if (n == 0)
+            {
+                throw new EndOfStreamException("the director closed the control connection early");
+            }
+
+            into = into[n..];
+        }
+    }
+
     private static async Task WriteFrameAsync(Stream stream, MemoryStream body, CancellationToken ct)
     {
-        var header = new byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(header, (int)body.Length);
-        await stream.WriteAsync(header, ct).ConfigureAwait(false);
-        await stream.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), ct).ConfigureAwait(false);
+        // One write: the body starts with room for its length.
+        var frame = body.GetBuffer().AsMemory(0, (int)body.Length);
+        BinaryPrimitives.WriteInt32BigEndian(frame.Span, frame.Length - 4);
+        await stream.WriteAsync(frame, ct).ConfigureAwait(false);
         await stream.FlushAsync(ct).ConfigureAwait(false);
     }
 

@@ -155,14 +155,13 @@ public sealed class ServiceClaimRules : IDisposable
         s.Append("\t}\n");
 
         // The fwmark services' destinations (Balancing/README.md, "Firewall marks"): prefixes and port ranges,
-        // so an interval set (concatenated intervals: nft 0.9.4, Linux 5.6).
-        s.Append("\tset marked4 {\n\t\ttype ipv4_addr . inet_proto . inet_service\n\t\tflags interval\n");
+        // so an interval set (concatenated intervals: nft 0.9.4, Linux 5.6); only when there are any.
         if (intervals.Count > 0)
         {
+            s.Append("\tset marked4 {\n\t\ttype ipv4_addr . inet_proto . inet_service\n\t\tflags interval\n");
             s.Append("\t\telements = { ").AppendJoin(", ", intervals).Append(" }\n");
+            s.Append("\t}\n");
         }
-
-        s.Append("\t}\n");
         s.Append("\tchain ingress {\n");
         s.Append("\t\ttype filter hook ingress device \"").Append(ifName).Append("\" priority ")
             .Append(Priority.ToString(CultureInfo.InvariantCulture)).Append("; policy accept;\n");
@@ -170,7 +169,11 @@ public sealed class ServiceClaimRules : IDisposable
         // Non-first fragments have no ports: th dport does not match them, so they reach the stack, as
         // IPVS leaves them to the stack too.
         s.Append("\t\tip daddr . meta l4proto . th dport @services4 drop\n");
-        s.Append("\t\tip daddr . meta l4proto . th dport @marked4 drop\n");
+        if (intervals.Count > 0)
+        {
+            s.Append("\t\tip daddr . meta l4proto . th dport @marked4 drop\n");
+        }
+
         s.Append("\t}\n}\n");
         return s.ToString();
     }
