@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
+using Fulcrum.Linux;
 
 namespace Fulcrum.Director;
 
@@ -99,26 +100,22 @@ public static class ControlProtocol
     }
 
     /// <summary>
-    /// The same call, synchronously: `fulcrum adm` makes exactly one, and blocking socket calls spare a
-    /// short-lived process the epoll thread and thread-pool workers the async path starts (issue 5: adm
-    /// answers in under 20 ms).
+    /// The same call, synchronously on plain system calls: `fulcrum adm` makes exactly one, and a process that
+    /// lives a few milliseconds should not start the epoll thread, thread-pool workers and socket statics the
+    /// async path needs (issue 5: adm answers in under 20 ms). Connection failures are <see cref="LinuxException"/>s.
     /// </summary>
     public static Response Call(string socketPath, Request request)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        using var client = UnixStreamClient.Connect(socketPath);
         using (var body = RequestBody(request))
         {
             var frame = body.GetBuffer().AsSpan(0, (int)body.Length);
             BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length - 4);
-            while (!frame.IsEmpty)
-            {
-                frame = frame[socket.Send(frame)..];
-            }
+            client.Send(frame);
         }
 
         Span<byte> header = stackalloc byte[4];
-        ReceiveExactly(socket, header);
+        client.ReceiveExactly(header);
         int length = BinaryPrimitives.ReadInt32BigEndian(header);
         if (length < 0 || length > MaxMessageBytes)
         {
@@ -126,22 +123,8 @@ public static class ControlProtocol
         }
 
         var response = new byte[length];
-        ReceiveExactly(socket, response);
+        client.ReceiveExactly(response);
         return ParseResponse(response);
-    }
-
-    private static void ReceiveExactly(Socket socket, Span<byte> into)
-    {
-        while (!into.IsEmpty)
-        {
-            int n = socket.Receive(into);
-            if (n == 0)
-            {
-                throw new EndOfStreamException("the director closed the control connection early");
-            }
-
-            into = into[n..];
-        }
     }
 
     private static async Task WriteFrameAsync(Stream stream, MemoryStream body, CancellationToken ct)

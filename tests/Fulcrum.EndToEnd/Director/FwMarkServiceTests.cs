@@ -32,7 +32,7 @@ public sealed class FwMarkFixture : IAsyncLifetime
         Director.Adm(["-A", "-f", "1", "-s", "rr", .. serviceOptions]).EnsureSuccess("ipvsadm -A -f 1");
         foreach (var rs in LabAddresses.RealServers)
         {
-            Director.Adm("-a", "-f", "1", "-r", rs, "-g").EnsureSuccess("ipvsadm -a -f 1");
+            Director.Adm("-a", "-f", "1", "-r", rs.ToString(), "-g").EnsureSuccess("ipvsadm -a -f 1");
         }
     }
 

@@ -100,7 +100,7 @@ public sealed partial class FirewallMarkVisibilityTests
         nint filter = Marshal.AllocHGlobal(program.Length);
         try
         {
-            program.CopyTo(MemoryMarshal.CreateSpan(ref Marshal.AsRef<byte>(filter), program.Length));
+            Marshal.Copy(program.ToArray(), 0, filter, program.Length);
             // struct sock_fprog { unsigned short len; struct sock_filter *filter; }: the kernel copies the program.
             Span<byte> fprog = stackalloc byte[16];
             fprog.Clear();
