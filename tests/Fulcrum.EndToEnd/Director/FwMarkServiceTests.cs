@@ -90,9 +90,15 @@ public sealed class FwMarkServiceTests : IClassFixture<FwMarkFixture>
     public void ClaimRules_CoverTheMarkedPorts_AndNoOther()
     {
         _f.Configure();
-        string table = _f.Lab.Exec("lb1", "nft", "list", "table", "netdev", ServiceClaimRules.TableName("eth0")).EnsureSuccess("nft list").StdOut;
-        Assert.Contains("198.51.100.100 . tcp . 80", table, StringComparison.Ordinal);
-        Assert.Contains("198.51.100.100 . tcp . 8080", table, StringComparison.Ordinal);
+        // The rules follow the table's changes a moment later (coalesced nft transactions).
+        string table = "";
+        Wait.For(() =>
+        {
+            table = _f.Lab.Exec("lb1", "nft", "list", "table", "netdev", ServiceClaimRules.TableName("eth0")).EnsureSuccess("nft list").StdOut;
+            return table.Contains("@marked4 drop", StringComparison.Ordinal);
+        }, "the claim rules to include the marked destinations");
+        Assert.Matches(@"198\.51\.100\.100 \. tcp \. 80[,\s]", table);
+        Assert.Matches(@"198\.51\.100\.100 \. tcp \. 8080[,\s]", table);
 
         // Port 443 carries no mark: the director's own stack answers it (a RST: curl's "connection refused").
         var refused = ClientTools.Curl(_f.Lab, $"http://{LabAddresses.Vip}:443/");
