@@ -14,7 +14,8 @@ namespace Fulcrum.Linux;
 /// (destination address, protocol, destination port) is a virtual service. AF_PACKET taps run before the
 /// netdev ingress hook (__netif_receive_skb_core delivers to ptype_all, then runs tc and nf ingress), so the
 /// data plane's <see cref="PacketRing"/> still receives every claimed frame. Everything else (ARP for the
-/// VIP, SSH, VRRP) reaches the stack untouched.
+/// VIP, SSH, VRRP) reaches the stack untouched. Destinations of fwmark services (mark rules: prefixes and
+/// port ranges) are claimed from a second, interval set.
 /// </summary>
 /// <remarks>
 /// Driven through the <c>nft</c> CLI with the script on stdin: libnftables has no .NET binding, and its

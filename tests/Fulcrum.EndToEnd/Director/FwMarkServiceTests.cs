@@ -87,6 +87,16 @@ public sealed class FwMarkServiceTests : IClassFixture<FwMarkFixture>
     }
 
     [Fact]
+    public void Run_BrokenRulesFile_RefusesToStartWithFileLineColumn()
+    {
+        var file = Path.Combine(_f.Lab.StateDirectory, "broken.rules");
+        File.WriteAllText(file, "# ok\nip daddr 198.51.100.100 tcp dport 80 meta mark set 0\n");
+        var r = Fulcrum.RealServerSetup.ExternalCommand.Run(LabDirector.FulcrumPath, ["run", "-i", "eth0", "--control", file + ".sock", "--fwmark-rules", file]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"{file}:2:52: error: '0' is not a mark (1..4294967295)\n", r.StdErr);
+    }
+
+    [Fact]
     public void ClaimRules_CoverTheMarkedPorts_AndNoOther()
     {
         _f.Configure();
