@@ -59,9 +59,13 @@ internal static class RunCommand
             Description = "drop_packet's rate in mode 3: one packet in N (sysctl am_droprate)",
             DefaultValueFactory = _ => 10,
         };
+        var fwmarkRules = new Option<string?>("--fwmark-rules")
+        {
+            Description = "rules giving destinations a firewall mark for fwmark services (nft syntax: ip daddr A tcp dport { 80, 443 } meta mark set 1)",
+        };
         var command = new Command("run", "Run the director daemon")
         {
-            config, iface, control, metrics, sloppyTcp, workers, fanoutPrefix, maxConnections, amemthresh, dropEntry, dropPacket, secureTcp, amDropRate,
+            config, iface, control, metrics, sloppyTcp, fwmarkRules, workers, fanoutPrefix, maxConnections, amemthresh, dropEntry, dropPacket, secureTcp, amDropRate,
         };
         command.SetAction(parse =>
         {
@@ -89,6 +93,7 @@ internal static class RunCommand
                     SecureTcp = parse.GetValue(secureTcp),
                     AmDropRate = parse.GetValue(amDropRate),
                 },
+                FwMarkRulesFile = parse.GetValue(fwmarkRules),
             };
             if (options.Workers < 0 || options.MaxConnections < 1 || options.FanoutPrefix is < 1 or > 32)
             {
@@ -103,6 +108,11 @@ internal static class RunCommand
             }
 
             if (options.ConfigFile is not null && !CheckConfigCommand.Report(options.ConfigFile))
+            {
+                return 1;
+            }
+
+            if (options.FwMarkRulesFile is not null && !ReportMarkRules(options.FwMarkRulesFile))
             {
                 return 1;
             }
@@ -126,4 +136,25 @@ internal static class RunCommand
         Description = what + ": 0 off, 1 auto, 2 on now (auto afterwards), 3 always (as the ipvs sysctl)",
         DefaultValueFactory = _ => 0,
     };
+    /// <summary>Prints the rules file's errors on stderr (file:line:column); true when there is none.</summary>
+    private static bool ReportMarkRules(string path)
+    {
+        var errors = new List<FwMarkRuleError>();
+        try
+        {
+            FwMarkRules.Load(path, errors);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"{path}: {ex.Message}");
+            return false;
+        }
+
+        foreach (var e in errors)
+        {
+            Console.Error.WriteLine(e.ToString());
+        }
+
+        return errors.Count == 0;
+    }
 }

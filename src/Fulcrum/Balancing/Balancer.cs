@@ -68,9 +68,11 @@ public sealed class Balancer
         dest = null;
         reason = DropReason.None;
         bool v6 = packet.IsIPv6;
+        // ip_vs_service_find looks a marked packet up by its fwmark before its address (marks: IPv4 only).
         var svc = v6
             ? snapshot.Find6(packet.Protocol, packet.DestinationAddress6, packet.DestinationPort)
-            : snapshot.Find(packet.Protocol, packet.DestinationAddress, packet.DestinationPort);
+            : snapshot.FindMarked(packet.Protocol, packet.DestinationAddress, packet.DestinationPort)
+              ?? snapshot.Find(packet.Protocol, packet.DestinationAddress, packet.DestinationPort);
         if (svc is null)
             return BalanceVerdict.NotService;
 
@@ -214,7 +216,7 @@ public sealed class Balancer
     }
 
     /// <summary>
-    /// ip_vs_sched_persist for an IPv4 or IPv6 service with a port: the template &lt;protocol, client &amp; netmask, 0,
+    /// ip_vs_sched_persist for an IPv4 or IPv6 service with a port, or a fwmark service: the template &lt;protocol, client &amp; netmask, 0,
     /// VIP, port&gt; (port 0 for FTP's port 21, so its data connections follow) picks the dest while it is
     /// valid (ip_vs_check_template: the dest still in the service and, only with expire_quiescent_template,
     /// weight &gt; 0); otherwise the scheduler picks and a new template records the choice. Every use restarts
@@ -230,6 +232,7 @@ public sealed class Balancer
         int tb;
         uint snet = 0;
         UInt128 snet6 = 0;
+        uint vip = packet.DestinationAddress;
         if (packet.IsIPv6)
         {
             // ipvsadm -M for an IPv6 service is a prefix length 1..128 (ip_vs_sched_persist masks with
@@ -243,8 +246,16 @@ public sealed class Balancer
         {
             uint mask = prefix <= 0 ? 0u : prefix >= 32 ? uint.MaxValue : uint.MaxValue << (32 - prefix);
             snet = packet.SourceAddress & mask;
-            tb = _conns.Bucket(proto, snet, 0, packet.DestinationAddress, tport);
-            template = _conns.Find(tb, proto, snet, 0, packet.DestinationAddress, tport, template: true);
+            if (svc.Key.IsFwMark)
+            {
+                // The fwmark branch: <IPPROTO_IP, client & netmask, 0, the mark as the address, 0>, so one template
+                // holds a client on one dest across every protocol, address and port that carries the mark.
+                proto = IpProtoIp;
+                vip = svc.Key.FwMark;
+                tport = 0;
+            }
+            tb = _conns.Bucket(proto, snet, 0, vip, tport);
+            template = _conns.Find(tb, proto, snet, 0, vip, tport, template: true);
         }
         if (template >= 0)
         {
@@ -271,7 +282,7 @@ public sealed class Balancer
             }
             template = packet.IsIPv6
                 ? _conns.Add6(tb, proto, snet6, 0, packet.DestinationAddress6, tport)
-                : _conns.Add(tb, proto, snet, 0, packet.DestinationAddress, tport);
+                : _conns.Add(tb, proto, snet, 0, vip, tport);
             ref var t = ref _conns.At(template);
             t.Flags |= ConnectionFlags.Template;
             t.Dest = dest;
@@ -294,6 +305,7 @@ public sealed class Balancer
     }
 
     private const ushort FtpPort = 21;
+    private const byte IpProtoIp = 0;
 
     /// <summary>
     /// ip_vs_check_template: a template whose dest left the service (or, with expire_quiescent_template,

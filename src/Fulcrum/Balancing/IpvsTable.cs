@@ -33,6 +33,7 @@ public sealed class IpvsTable : IIpvsControl
     private long _lastRateTimestamp;
     private bool _expireQuiescentTemplate;
     private bool _sloppyTcp;
+    private IReadOnlyList<FwMarkRule> _markRules = [];
 
     public IpvsTable(TimeProvider time, int workerCount = 1, int maxConnectionsPerWorker = 1 << 20, DefenseSettings? defense = null)
     {
@@ -87,6 +88,21 @@ public sealed class IpvsTable : IIpvsControl
     {
         get => Volatile.Read(ref _sloppyTcp);
         set => Volatile.Write(ref _sloppyTcp, value);
+    }
+
+    /// <summary>
+    /// Replaces the firewall-mark rules (<c>fulcrum run --fwmark-rules</c>): which packets carry which mark,
+    /// so fwmark services (ipvsadm -f) receive traffic although the data plane never sees netfilter's marks.
+    /// </summary>
+    public void SetMarkRules(IReadOnlyList<FwMarkRule> rules)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        lock (_gate)
+        {
+            _markRules = [.. rules];
+            Publish();
+        }
+        Changed?.Invoke();
     }
 
     /// <summary>Raised after each successful change of services, dests or timeouts (outside the lock).</summary>
@@ -497,5 +513,5 @@ public sealed class IpvsTable : IIpvsControl
     }
 
     private void Publish() =>
-        Volatile.Write(ref _snapshot, new ServiceSnapshot([.. _services], _tcpTimeoutsMs, _udpTimeoutMs, ++_generation));
+        Volatile.Write(ref _snapshot, new ServiceSnapshot([.. _services], _tcpTimeoutsMs, _udpTimeoutMs, ++_generation, _markRules));
 }

@@ -20,10 +20,13 @@ public sealed class ServiceSnapshot
     private readonly uint[] _protocolPorts6;
     private readonly VirtualService?[] _slots6;
     private readonly int _shift6;
+    private readonly FwMarkClassifier _marks;
 
-    internal ServiceSnapshot(VirtualService[] services, long[] tcpTimeoutsMs, long udpTimeoutMs, long generation)
+    internal ServiceSnapshot(VirtualService[] services, long[] tcpTimeoutsMs, long udpTimeoutMs, long generation,
+        IReadOnlyList<FwMarkRule>? markRules = null)
     {
         Services = services;
+        _marks = markRules is null || markRules.Count == 0 ? FwMarkClassifier.Empty : new FwMarkClassifier(markRules, services);
         _tcpTimeoutsMs = tcpTimeoutsMs;
         UdpTimeoutMs = udpTimeoutMs;
         Generation = generation;
@@ -121,6 +124,18 @@ public sealed class ServiceSnapshot
     private int Slot6(UInt128 address, uint protocolPort) => _protocolPorts6.Length == 1
         ? 0
         : (int)((((ulong)(address >> 64) * 31 + (ulong)address) ^ protocolPort) * 0x9E3779B97F4A7C15UL >> _shift6);
+    /// <summary>
+    /// The fwmark service the mark rules (<c>fulcrum run --fwmark-rules</c>) send (protocol, IPv4 VIP, port)
+    /// to, host order; null when none. ip_vs_service_find looks a marked packet up by fwmark before its
+    /// address, so the data plane asks this first and <see cref="Find"/> second. Allocation-free.
+    /// </summary>
+    public VirtualService? FindMarked(byte protocol, uint address, ushort port) => _marks.Find(protocol, address, port);
+
+    /// <summary>The mark rules in force, in file order.</summary>
+    public IReadOnlyList<FwMarkRule> MarkRules => _marks.Rules;
+
+    /// <summary>The mark rules whose mark has an IPv4 fwmark service: the traffic the director must claim.</summary>
+    public IReadOnlyList<FwMarkRule> ServedMarkRules => _marks.ServedRules;
 
     private int Slot(ulong key) => (int)((key * 0x9E3779B97F4A7C15UL) >> _shift);
 

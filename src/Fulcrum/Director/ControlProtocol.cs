@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
+using Fulcrum.Linux;
 
 namespace Fulcrum.Director;
 
@@ -25,7 +26,15 @@ public static class ControlProtocol
 
     public static async Task WriteRequestAsync(Stream stream, Request request, CancellationToken ct)
     {
-        using var buffer = new MemoryStream();
+        using var buffer = RequestBody(request);
+        await WriteFrameAsync(stream, buffer, ct).ConfigureAwait(false);
+    }
+
+    private static MemoryStream RequestBody(Request request)
+    {
+        // Room for the 4-byte length, filled in by the writer.
+        var buffer = new MemoryStream();
+        WriteInt(buffer, 0);
         WriteString(buffer, request.Verb);
         WriteInt(buffer, request.Args.Count);
         foreach (var arg in request.Args)
@@ -34,7 +43,7 @@ public static class ControlProtocol
         }
 
         WriteString(buffer, request.Stdin);
-        await WriteFrameAsync(stream, buffer, ct).ConfigureAwait(false);
+        return buffer;
     }
 
     public static async Task<Request> ReadRequestAsync(Stream stream, CancellationToken ct)
@@ -61,15 +70,18 @@ public static class ControlProtocol
     public static async Task WriteResponseAsync(Stream stream, Response response, CancellationToken ct)
     {
         using var buffer = new MemoryStream();
+        WriteInt(buffer, 0);
         WriteInt(buffer, response.ExitCode);
         WriteString(buffer, response.Stdout);
         WriteString(buffer, response.Stderr);
         await WriteFrameAsync(stream, buffer, ct).ConfigureAwait(false);
     }
 
-    public static async Task<Response> ReadResponseAsync(Stream stream, CancellationToken ct)
+    public static async Task<Response> ReadResponseAsync(Stream stream, CancellationToken ct) =>
+        ParseResponse(await ReadFrameAsync(stream, ct).ConfigureAwait(false));
+
+    private static Response ParseResponse(byte[] body)
     {
-        var body = await ReadFrameAsync(stream, ct).ConfigureAwait(false);
         int offset = 0;
         int exit = ReadInt(body, ref offset);
         var stdout = ReadString(body, ref offset);
@@ -87,12 +99,40 @@ public static class ControlProtocol
         return await ReadResponseAsync(stream, ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The same call, synchronously on plain system calls: `fulcrum adm` makes exactly one, and a process that
+    /// lives a few milliseconds should not start the epoll thread, thread-pool workers and socket statics the
+    /// async path needs (issue 5: adm answers in under 20 ms). Connection failures are <see cref="LinuxException"/>s.
+    /// </summary>
+    public static Response Call(string socketPath, Request request)
+    {
+        using var client = UnixStreamClient.Connect(socketPath);
+        using (var body = RequestBody(request))
+        {
+            var frame = body.GetBuffer().AsSpan(0, (int)body.Length);
+            BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length - 4);
+            client.Send(frame);
+        }
+
+        Span<byte> header = stackalloc byte[4];
+        client.ReceiveExactly(header);
+        int length = BinaryPrimitives.ReadInt32BigEndian(header);
+        if (length < 0 || length > MaxMessageBytes)
+        {
+            throw new InvalidDataException($"control message of {length} bytes refused");
+        }
+
+        var response = new byte[length];
+        client.ReceiveExactly(response);
+        return ParseResponse(response);
+    }
+
     private static async Task WriteFrameAsync(Stream stream, MemoryStream body, CancellationToken ct)
     {
-        var header = new byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(header, (int)body.Length);
-        await stream.WriteAsync(header, ct).ConfigureAwait(false);
-        await stream.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), ct).ConfigureAwait(false);
+        // One write: the body starts with room for its length.
+        var frame = body.GetBuffer().AsMemory(0, (int)body.Length);
+        BinaryPrimitives.WriteInt32BigEndian(frame.Span, frame.Length - 4);
+        await stream.WriteAsync(frame, ct).ConfigureAwait(false);
         await stream.FlushAsync(ct).ConfigureAwait(false);
     }
 

@@ -44,6 +44,7 @@ public static class DirectorHost
         services.AddSingleton<DirectorStatus>();
         services.AddSingleton<ConfigService>();
         services.AddHostedService(sp => sp.GetRequiredService<ConfigService>());
+        services.AddHostedService<FwMarkRulesService>();
 
         // Start order matters: stale rules go before the ring opens; the socket opens last,
         // so a client that can connect finds a working director.

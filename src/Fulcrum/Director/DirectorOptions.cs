@@ -16,6 +16,12 @@ public sealed record DirectorOptions
     public string? ConfigFile { get; init; }
 
     /// <summary>
+    /// The firewall-mark rules file (<c>--fwmark-rules</c>): which destinations carry which mark, for fwmark
+    /// services (Balancing/README.md, "Firewall marks").
+    /// </summary>
+    public string? FwMarkRulesFile { get; init; }
+
+    /// <summary>
     /// The connection table's hard bound, all workers together (each worker gets an equal share). IPVS's own
     /// table grows without one; this bound is what the SYN-flood defense measures occupancy against.
     /// </summary>
@@ -26,6 +32,7 @@ public sealed record DirectorOptions
 
     /// <summary>sysctl net.ipv4.vs.sloppy_tcp: schedule TCP flows from any packet but a RST, not only a SYN.</summary>
     public bool SloppyTcp { get; init; }
+
     /// <summary>Data-plane workers (one AF_PACKET ring and connection table each); 0 = one per online CPU.</summary>
     public int Workers { get; init; }
 

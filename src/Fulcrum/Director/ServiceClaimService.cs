@@ -21,6 +21,7 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
     private readonly CoalescingTrigger _trigger;
     private ServiceClaimRules? _rules;
     private HashSet<(IpProtocol, System.Net.IPAddress, ushort)>? _installed;
+    private IReadOnlyList<FwMarkRule>? _installedMarked;
 
     public ServiceClaimService(DirectorOptions options, IpvsTable table, ILogger<ServiceClaimService> logger)
     {
@@ -68,6 +69,8 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
     private void Reinstall()
     {
         var claims = new HashSet<(IpProtocol, System.Net.IPAddress, ushort)>();
+        // Read after the services: a change in between fires the trigger again.
+        var marked = _table.Snapshot.ServedMarkRules;
         foreach (var service in _table.GetServices())
         {
             var key = service.Spec.Key;
@@ -80,16 +83,17 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
         lock (_gate)
         {
             // Most changes (real servers, weights) leave the set of claimed services as it was.
-            if (_rules is null || (_installed is not null && claims.SetEquals(_installed)))
+            if (_rules is null || (_installed is not null && claims.SetEquals(_installed) && SameRules(marked, _installedMarked)))
             {
                 return;
             }
 
             try
             {
-                _rules.Install(_options.Interface, claims);
+                _rules.Install(_options.Interface, claims, marked);
                 _installed = claims;
-                LogInstalled(claims.Count, _options.Interface);
+                _installedMarked = marked;
+                LogInstalled(claims.Count, marked.Count, _options.Interface);
             }
             catch (Exception ex)
             {
@@ -98,11 +102,29 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
         }
     }
 
+    private static bool SameRules(IReadOnlyList<FwMarkRule> a, IReadOnlyList<FwMarkRule>? b)
+    {
+        if (b is null || a.Count != b.Count)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < a.Count; i++)
+        {
+            if (!ReferenceEquals(a[i], b[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "removed stale kernel drop rules on {Interface} left by an earlier daemon")]
     private partial void LogStaleRemoved(string @interface);
 
-    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "kernel drop rules claim {Count} virtual service(s) on {Interface}")]
-    private partial void LogInstalled(int count, string @interface);
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "kernel drop rules claim {Count} virtual service(s) and {MarkRules} fwmark rule(s) on {Interface}")]
+    private partial void LogInstalled(int count, int markRules, string @interface);
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "installing kernel drop rules on {Interface} failed: {Reason}")]
     private partial void LogInstallFailed(string @interface, string reason);

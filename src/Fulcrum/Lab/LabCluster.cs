@@ -395,6 +395,8 @@ public sealed class LabCluster
             keepalive_timeout 300s;
             server {
                 listen 80 default_server backlog=4096;{{(ipv6 ? "\n                listen [::]:80 default_server ipv6only=on backlog=4096;" : "")}}
+                # A second port, for services spanning ports (a fwmark service over 80 and 8080).
+                listen 8080 default_server backlog=4096;
                 location / {
                     default_type text/plain;
                     return 200 "{{name}}\n";

@@ -18,12 +18,13 @@ internal sealed class TwoNamespaces : IDisposable
     private bool _createdA;
     private bool _createdB;
 
-    public TwoNamespaces()
+    /// <param name="prefix">The namespaces' name prefix (each worktree's tests use their own).</param>
+    public TwoNamespaces(string prefix = "fx")
     {
         RequireRoot();
         string suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
-        A = $"fx-{suffix}-a";
-        B = $"fx-{suffix}-b";
+        A = $"{prefix}-{suffix}-a";
+        B = $"{prefix}-{suffix}-b";
         try
         {
             Run("ip", "netns", "add", A);

@@ -29,6 +29,28 @@ public class ServiceClaimRulesTests
     }
 
     [Fact]
+    public void BuildScript_MarkRules_IntervalSetOfPrefixProtocolPortRange()
+    {
+        var vip = IPAddress.Parse("198.51.100.100");
+        var errors = new List<FwMarkRuleError>();
+        var rules = FwMarkRules.Parse(
+            "ip daddr 198.51.100.100 tcp dport { 80, 8080 } meta mark set 1\n" +
+            "ip daddr 198.51.100.0/24 meta l4proto { udp, sctp } th dport 1000-2000 meta mark set 2\n", "f", errors);
+        Assert.Empty(errors);
+        string script = ServiceClaimRules.BuildScript("eth0", [(IpProtocol.Tcp, vip, (ushort)443)], rules);
+
+        Assert.Contains(
+            "\tset marked4 {\n" +
+            "\t\ttype ipv4_addr . inet_proto . inet_service\n" +
+            "\t\tflags interval\n" +
+            "\t\telements = { 198.51.100.0/24 . sctp . 1000-2000, 198.51.100.0/24 . udp . 1000-2000, " +
+            "198.51.100.100/32 . tcp . 80, 198.51.100.100/32 . tcp . 8080 }\n" +
+            "\t}\n", script, StringComparison.Ordinal);
+        Assert.Contains("\t\tip daddr . meta l4proto . th dport @services4 drop\n\t\tip daddr . meta l4proto . th dport @marked4 drop\n", script, StringComparison.Ordinal);
+        Assert.Contains("elements = { 198.51.100.100 . tcp . 443 }", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BuildScript_NoServices_HasEmptySet()
     {
         string script = ServiceClaimRules.BuildScript("eth0", []);
