@@ -224,6 +224,23 @@ public sealed class Ipv6DirectRoutingTests : IClassFixture<Ipv6DirectorFixture>
         }
     }
 
+    [Fact]
+    public void SaveRestore_Ipv6Services_RoundTripOnTheDaemon_AndStillServe()
+    {
+        _f.Director.Adm("-E", "-t", Ipv6DirectorFixture.Vip(80), "-s", "wlc", "-p", "120", "-M", "56").EnsureSuccess("ipvsadm -E");
+        _f.Director.Adm("-A", "-u", Ipv6DirectorFixture.Vip(LabCluster.UdpEchoPort), "-s", "sh", "-o").EnsureSuccess("ipvsadm -A -u");
+        _f.Director.Adm("-a", "-u", Ipv6DirectorFixture.Vip(LabCluster.UdpEchoPort), "-r", LabAddresses.Rs2V6.ToString(), "-g", "-w", "3").EnsureSuccess("ipvsadm -a -u");
+        var saved = _f.Director.Adm("-Sn").EnsureSuccess("ipvsadm -Sn").StdOut;
+        Assert.Contains("-A -t [2001:db8:100::100]:80 -s wlc -p 120 -M 56\n", saved, StringComparison.Ordinal);
+        Assert.Contains("-a -t [2001:db8:100::100]:80 -r [2001:db8:100::2]:80 -g -w 1\n", saved, StringComparison.Ordinal);
+
+        _f.Director.Adm("-C").EnsureSuccess("ipvsadm -C");
+        _f.Director.AdmWithInput(saved, "-R").EnsureSuccess("ipvsadm -R");
+
+        Assert.Equal(saved, _f.Director.Adm("-Sn").EnsureSuccess("ipvsadm -Sn").StdOut);
+        Assert.Contains(Curl6().Trim(), Names);
+    }
+
     private string Curl6(params string[] extra) =>
         ClientTools.Curl(_f.Lab, Ipv6DirectorFixture.VipUrl, "client", ["-6", "-g", .. extra]).EnsureSuccess("curl -6").StdOut;
 }

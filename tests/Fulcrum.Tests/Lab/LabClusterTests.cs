@@ -67,6 +67,26 @@ public class LabClusterTests
     }
 
     [Fact]
+    public void NginxConfig_Ipv6_AlsoListensOnIpv6Any_IPv4OnlyDoesNot()
+    {
+        var v6 = LabCluster.NginxConfig("rs1", "/run/fulcrum-lab/x/rs1", ipv6: true);
+        var v4 = LabCluster.NginxConfig("rs1", "/run/fulcrum-lab/x/rs1");
+
+        Assert.Contains("listen 80 default_server backlog=4096;\n", v6, StringComparison.Ordinal);
+        Assert.Contains("listen [::]:80 default_server ipv6only=on backlog=4096;\n", v6, StringComparison.Ordinal);
+        Assert.DoesNotContain("[::]", v4, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LabAddresses_Ipv6_MirrorTheIpv4HostNumbers()
+    {
+        Assert.Equal("2001:db8:100::2", LabAddresses.OfV6("rs1").ToString());
+        Assert.Equal("2001:db8:113::10", LabAddresses.OfV6("client").ToString());
+        Assert.Equal(3, LabAddresses.RealServersV6.Count);
+        Assert.Throws<ArgumentException>(() => LabAddresses.OfV6("sw"));
+    }
+
+    [Fact]
     public void NginxConfig_Rendered_AnswersNameWithKeepAliveAndPrivatePaths()
     {
         var conf = LabCluster.NginxConfig("rs2", "/run/fulcrum-lab/x/rs2");
