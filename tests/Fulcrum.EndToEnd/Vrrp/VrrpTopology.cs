@@ -46,6 +46,9 @@ internal sealed class VrrpTopology : IDisposable
                 Run("ip", "-n", sw, "link", "set", "p" + host, "master", "br0", "up");
                 Run("ip", "-n", ns, "addr", "add", address + "/24", "dev", "eth0");
                 Run("ip", "-n", ns, "link", "set", "lo", "up");
+
+                // No DAD: the link-local address (the IPv6 advert source) is usable the moment eth0 is up.
+                Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0");
                 Run("ip", "-n", ns, "link", "set", "eth0", "up");
             }
         }
