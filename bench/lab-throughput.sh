@@ -10,6 +10,7 @@
 # Each is run RUNS times (default 3); min/median/max and the ratios fulcrum/direct and fulcrum/nft are printed.
 #
 # Usage (root): bench/lab-throughput.sh   env: RUNS=3 SECONDS_PER_RUN=5 BACKENDS=3 FULCRUM_BIN=path/to/fulcrum
+#   FULCRUM_ARGS="--workers 1" adds options to `fulcrum run` (e.g. to compare worker counts)
 # BACKENDS=1 puts only rs1 behind VIP:80, so the ratio to direct measures the director hop alone
 # (with 3, the VIP paths have three nginx processes to the direct path's one).
 # The lab gets a unique prefix and is always torn down on exit.
@@ -58,7 +59,8 @@ fi
 
 fulcrum_on() {
   # ip netns exec directly (not the ns function) so that $! is the daemon's own PID.
-  ip netns exec "$PREFIX-lb1" "$FULCRUM_BIN" run -i eth0 --control "$CONTROL" >"$WORK/fulcrum.log" 2>&1 &
+  # shellcheck disable=SC2086 # FULCRUM_ARGS is a list of options
+  ip netns exec "$PREFIX-lb1" "$FULCRUM_BIN" run -i eth0 --control "$CONTROL" ${FULCRUM_ARGS:-} >"$WORK/fulcrum.log" 2>&1 &
   FULCRUM_PID=$!
   PIDS+=("$FULCRUM_PID")
   for _ in $(seq 50); do [ -S "$CONTROL" ] && break; kill -0 "$FULCRUM_PID" 2>/dev/null || break; sleep 0.1; done

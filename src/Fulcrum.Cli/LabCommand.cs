@@ -40,8 +40,18 @@ internal static class LabCommand
         }));
 
         var noTui = new Option<bool>("--no-tui") { Description = "plain text output (for CI and logs)" };
-        var demo = new Command("demo", "Run the seed story: round robin across rs1..rs3, replies bypassing the director") { prefix, noTui };
-        demo.SetAction(parse => ExtraCommands.Guard(() => LabDemo.Run(NewLab(parse.GetValue(prefix)!), parse.GetValue(noTui))));
+        var demoPrefix = new Option<string?>("--prefix") { Description = "namespace name prefix (default: a fresh 'demo…' one per run)" };
+        var demo = new Command("demo", "Run the seed story with two directors: spread, a health check taking a real server out and back, failover and preemption with long-lived connections kept") { demoPrefix, noTui };
+        demo.SetAction(parse => ExtraCommands.Guard(() =>
+        {
+            var p = parse.GetValue(demoPrefix);
+            if (p is not null && !LabCluster.IsValidPrefix(p))
+            {
+                throw new ArgumentException($"lab prefix '{p}' must be 1-20 characters of a-z, 0-9");
+            }
+
+            return LabDemo.Run(p, parse.GetValue(noTui));
+        }));
 
         var port = new Option<int>("--port") { DefaultValueFactory = _ => LabCluster.UdpEchoPort };
         var name = new Option<string>("--name") { Required = true };

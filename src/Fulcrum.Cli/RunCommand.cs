@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Fulcrum.Balancing;
 using Fulcrum.Director;
 using Fulcrum.Metrics;
 using Microsoft.Extensions.Hosting;
@@ -26,7 +27,42 @@ internal static class RunCommand
             Description = "serve Prometheus metrics on ADDR:PORT, or 'off'",
             DefaultValueFactory = _ => MetricsEndpoint.Default.ToString(),
         };
-        var command = new Command("run", "Run the director daemon") { config, iface, control, metrics };
+        var sloppyTcp = new Option<bool>("--sloppy-tcp")
+        {
+            Description = "as sysctl net.ipv4.vs.sloppy_tcp=1: any TCP packet but a RST may start a connection (takeover without sync)",
+        };
+        var workers = new Option<int>("--workers")
+        {
+            Description = "data-plane workers, one AF_PACKET ring and connection table each (0: one per online CPU)",
+            DefaultValueFactory = _ => 0,
+        };
+        var fanoutPrefix = new Option<int>("--fanout-prefix")
+        {
+            Description = "leading bits of the client's IPv4 address that pick its worker (1..32); persistence netmasks wider than this are exact per worker only",
+            DefaultValueFactory = _ => 32,
+        };
+        var maxConnections = new Option<int>("--max-connections")
+        {
+            Description = "hard bound of the connection table, all workers together",
+            DefaultValueFactory = _ => 1 << 20,
+        };
+        var amemthresh = new Option<int>("--amemthresh")
+        {
+            Description = "defense threshold (sysctl amemthresh), in free connection entries (0: an eighth of --max-connections)",
+            DefaultValueFactory = _ => 0,
+        };
+        var dropEntry = DefenseMode("--drop-entry", "randomly drop embryonic (SYN_RECV/SYNACK) entries under pressure");
+        var dropPacket = DefenseMode("--drop-packet", "drop a share of connection-creating packets under pressure");
+        var secureTcp = DefenseMode("--secure-tcp", "use the stricter TCP state table (tcp_states_dos) under pressure");
+        var amDropRate = new Option<int>("--am-droprate")
+        {
+            Description = "drop_packet's rate in mode 3: one packet in N (sysctl am_droprate)",
+            DefaultValueFactory = _ => 10,
+        };
+        var command = new Command("run", "Run the director daemon")
+        {
+            config, iface, control, metrics, sloppyTcp, workers, fanoutPrefix, maxConnections, amemthresh, dropEntry, dropPacket, secureTcp, amDropRate,
+        };
         command.SetAction(parse =>
         {
             if (!MetricsEndpoint.TryParse(parse.GetValue(metrics), out var metricsEndpoint))
@@ -41,7 +77,31 @@ internal static class RunCommand
                 Interface = parse.GetValue(iface)!,
                 ControlSocketPath = parse.GetValue(control)!,
                 ConfigFile = parse.GetValue(config),
+                SloppyTcp = parse.GetValue(sloppyTcp),
+                Workers = parse.GetValue(workers),
+                FanoutPrefix = parse.GetValue(fanoutPrefix),
+                MaxConnections = parse.GetValue(maxConnections),
+                Defense = new DefenseSettings
+                {
+                    AmemThresh = parse.GetValue(amemthresh),
+                    DropEntry = parse.GetValue(dropEntry),
+                    DropPacket = parse.GetValue(dropPacket),
+                    SecureTcp = parse.GetValue(secureTcp),
+                    AmDropRate = parse.GetValue(amDropRate),
+                },
             };
+            if (options.Workers < 0 || options.MaxConnections < 1 || options.FanoutPrefix is < 1 or > 32)
+            {
+                Console.Error.WriteLine("fulcrum run: --workers must be >= 0, --max-connections >= 1, --fanout-prefix 1..32");
+                return 2;
+            }
+
+            if (options.Defense.Validate() is string defenseError)
+            {
+                Console.Error.WriteLine("fulcrum run: " + defenseError);
+                return 2;
+            }
+
             if (options.ConfigFile is not null && !CheckConfigCommand.Report(options.ConfigFile))
             {
                 return 1;
@@ -59,4 +119,11 @@ internal static class RunCommand
         });
         return command;
     }
+
+    /// <summary>A defense sysctl as an option: 0 off, 1 automatic, 2 on (back to 1 when the pressure ends), 3 always.</summary>
+    private static Option<int> DefenseMode(string name, string what) => new(name)
+    {
+        Description = what + ": 0 off, 1 auto, 2 on now (auto afterwards), 3 always (as the ipvs sysctl)",
+        DefaultValueFactory = _ => 0,
+    };
 }

@@ -22,15 +22,25 @@ public enum BalanceVerdict : byte
 /// </summary>
 public sealed class Balancer
 {
+    // Probes for an embryonic entry to recycle when the table is full under drop_entry.
+    private const int EvictProbes = 16;
+
     private readonly IpvsTable _table;
+    private readonly IpvsDefense _defense;
     private readonly ConnectionTable _conns;
     private int _cursor;
+    private int _dropCounter;
+    private int _dropRate;
+    private ulong _random;
+    private long _droppedEntries;
 
     internal Balancer(IpvsTable table, int index, int capacity)
     {
         _table = table;
+        _defense = table.Defense;
         Index = index;
         _conns = new ConnectionTable(capacity);
+        _random = (ulong)Random.Shared.NextInt64() | 1;
     }
 
     /// <summary>The worker index: which slot of every per-worker counter array this balancer writes.</summary>
@@ -42,8 +52,11 @@ public sealed class Balancer
     /// <summary>The table's bound (maxConnectionsPerWorker).</summary>
     public int Capacity => _conns.Capacity;
 
+    /// <summary>Entries removed by the drop_entry defense (the random sweep and recycling on a full table).</summary>
+    public long DroppedEntries => Volatile.Read(ref _droppedEntries);
+
     /// <summary>
-    /// Balances one IPv4 TCP/UDP packet. Reads the published <see cref="ServiceSnapshot"/> once per call;
+    /// Balances one IPv4 or IPv6 TCP/UDP packet. Reads the published <see cref="ServiceSnapshot"/> once per call;
     /// <paramref name="nowMs"/> is <see cref="IpvsTable.NowMs"/> (the worker may read it once per batch).
     /// </summary>
     public BalanceVerdict Process(ref ParsedPacket packet, long nowMs, out RealServer? dest, out DropReason reason) =>
@@ -54,14 +67,26 @@ public sealed class Balancer
     {
         dest = null;
         reason = DropReason.None;
-        var svc = snapshot.Find(packet.Protocol, packet.DestinationAddress, packet.DestinationPort);
+        bool v6 = packet.IsIPv6;
+        var svc = v6
+            ? snapshot.Find6(packet.Protocol, packet.DestinationAddress6, packet.DestinationPort)
+            : snapshot.Find(packet.Protocol, packet.DestinationAddress, packet.DestinationPort);
         if (svc is null)
             return BalanceVerdict.NotService;
 
         bool tcp = packet.Protocol == (byte)IpProtocol.Tcp;
         byte flags = packet.TcpFlags;
-        int bucket = _conns.Bucket(packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
-        int index = _conns.Find(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+        int bucket, index;
+        if (v6)
+        {
+            bucket = _conns.Bucket6(packet.Protocol, packet.SourceAddress6, packet.SourcePort, packet.DestinationAddress6, packet.DestinationPort);
+            index = _conns.Find6(bucket, packet.Protocol, packet.SourceAddress6, packet.SourcePort, packet.DestinationAddress6, packet.DestinationPort);
+        }
+        else
+        {
+            bucket = _conns.Bucket(packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+            index = _conns.Find(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+        }
         if (index >= 0)
         {
             ref var c = ref _conns.At(index);
@@ -93,16 +118,24 @@ public sealed class Balancer
             return BalanceVerdict.Forward;
         }
 
-        // tcp_conn_schedule: only a SYN without RST starts a connection (sysctl sloppy_tcp = 0).
-        if (tcp && ((flags & TcpStateMachine.Rst) != 0 || (flags & TcpStateMachine.Syn) == 0))
+        // tcp_conn_schedule: only a SYN without RST starts a connection, unless sysctl sloppy_tcp = 1.
+        if (tcp && ((flags & TcpStateMachine.Rst) != 0 || ((flags & TcpStateMachine.Syn) == 0 && !_table.SloppyTcp)))
         {
             reason = DropReason.NotSyn;
             return BalanceVerdict.Drop;
         }
+        // drop_packet (ip_vs_todrop in tcp_conn_schedule/udp_conn_schedule): one in drop_rate of the
+        // packets that would create a connection is dropped. The counter is per worker.
+        if (ToDrop())
+        {
+            reason = DropReason.DefenseDropPacket;
+            return BalanceVerdict.Drop;
+        }
+
         // ipvsadm -o (IP_VS_SVC_F_ONEPACKET) on UDP: every datagram is scheduled on its own and its
         // connection dies with it, so no entry is kept (the kernel never hashes ONE_PACKET connections).
         bool onePacket = !tcp && svc.OnePacket;
-        if (!onePacket && _conns.IsFull)
+        if (!onePacket && _conns.IsFull && !(_defense.DropEntryActive && EvictEmbryonic()))
         {
             reason = DropReason.TableFull;
             return BalanceVerdict.Drop;
@@ -137,7 +170,9 @@ public sealed class Balancer
             return BalanceVerdict.Forward;
         }
 
-        index = _conns.Add(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+        index = v6
+            ? _conns.Add6(bucket, packet.Protocol, packet.SourceAddress6, packet.SourcePort, packet.DestinationAddress6, packet.DestinationPort)
+            : _conns.Add(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
         ref var n = ref _conns.At(index);
         n.Dest = picked;
         n.Service = svc;
@@ -179,7 +214,7 @@ public sealed class Balancer
     }
 
     /// <summary>
-    /// ip_vs_sched_persist for an IPv4 service with a port: the template &lt;protocol, client &amp; netmask, 0,
+    /// ip_vs_sched_persist for an IPv4 or IPv6 service with a port: the template &lt;protocol, client &amp; netmask, 0,
     /// VIP, port&gt; (port 0 for FTP's port 21, so its data connections follow) picks the dest while it is
     /// valid (ip_vs_check_template: the dest still in the service and, only with expire_quiescent_template,
     /// weight &gt; 0); otherwise the scheduler picks and a new template records the choice. Every use restarts
@@ -190,13 +225,27 @@ public sealed class Balancer
     {
         reason = DropReason.None;
         int prefix = spec.NetmaskPrefix;
-        uint mask = prefix <= 0 ? 0u : prefix >= 32 ? uint.MaxValue : uint.MaxValue << (32 - prefix);
-        uint snet = packet.SourceAddress & mask;
         ushort tport = svc.Port == FtpPort ? (ushort)0 : packet.DestinationPort;
-        uint vip = packet.DestinationAddress;
         byte proto = packet.Protocol;
-        int tb = _conns.Bucket(proto, snet, 0, vip, tport);
-        template = _conns.Find(tb, proto, snet, 0, vip, tport, template: true);
+        int tb;
+        uint snet = 0;
+        UInt128 snet6 = 0;
+        if (packet.IsIPv6)
+        {
+            // ipvsadm -M for an IPv6 service is a prefix length 1..128 (ip_vs_sched_persist masks with
+            // ipv6_addr_prefix(svc->netmask)).
+            UInt128 mask6 = prefix <= 0 ? UInt128.Zero : prefix >= 128 ? UInt128.MaxValue : UInt128.MaxValue << (128 - prefix);
+            snet6 = packet.SourceAddress6 & mask6;
+            tb = _conns.Bucket6(proto, snet6, 0, packet.DestinationAddress6, tport);
+            template = _conns.Find6(tb, proto, snet6, 0, packet.DestinationAddress6, tport, template: true);
+        }
+        else
+        {
+            uint mask = prefix <= 0 ? 0u : prefix >= 32 ? uint.MaxValue : uint.MaxValue << (32 - prefix);
+            snet = packet.SourceAddress & mask;
+            tb = _conns.Bucket(proto, snet, 0, packet.DestinationAddress, tport);
+            template = _conns.Find(tb, proto, snet, 0, packet.DestinationAddress, tport, template: true);
+        }
         if (template >= 0)
         {
             ref var t = ref _conns.At(template);
@@ -220,7 +269,9 @@ public sealed class Balancer
                 reason = DropReason.NoRealServer;
                 return null;
             }
-            template = _conns.Add(tb, proto, snet, 0, vip, tport);
+            template = packet.IsIPv6
+                ? _conns.Add6(tb, proto, snet6, 0, packet.DestinationAddress6, tport)
+                : _conns.Add(tb, proto, snet, 0, packet.DestinationAddress, tport);
             ref var t = ref _conns.At(template);
             t.Flags |= ConnectionFlags.Template;
             t.Dest = dest;
@@ -309,10 +360,96 @@ public sealed class Balancer
         return removed;
     }
 
+    /// <summary>ip_vs_todrop: true for one packet in every drop_rate while drop_packet is active.</summary>
+    private bool ToDrop()
+    {
+        int rate = _defense.DropRate;
+        if (rate == 0)
+            return false;
+        if (rate != _dropRate)
+        {
+            // update_defense_level restarts the counter with every new rate.
+            _dropRate = rate;
+            _dropCounter = rate;
+        }
+        if (--_dropCounter > 0)
+            return false;
+        _dropCounter = rate;
+        return true;
+    }
+
+    /// <summary>
+    /// ip_vs_random_dropentry on this worker's table: probes 1/32 of the table's slots at random (the
+    /// kernel probes 1/32 of its hash buckets every second) and drops the TCP entries a spoofed SYN leaves
+    /// behind, SYN_RECV and SYNACK. The kernel's todrop_entry also thins ESTABLISHED entries older than
+    /// 60 s with at most 8 packets, and UDP entries; Fulcrum keeps those (it does not count packets per
+    /// entry). A dropped connection's template goes with it once it controls nothing (ip_vs_conn_del on
+    /// cp->control). Call on the worker's thread, once a second while <see cref="IpvsDefense.DropEntryActive"/>.
+    /// </summary>
+    public int RandomDropEntry()
+    {
+        int highWater = _conns.HighWater;
+        if (highWater == 0)
+            return 0;
+        int probes = Math.Max(1, _conns.Capacity >> 5);
+        int dropped = 0;
+        for (int i = 0; i < probes; i++)
+        {
+            if (TryDropEmbryonic(NextRandom(highWater)))
+                dropped++;
+        }
+        return dropped;
+    }
+
+    /// <summary>
+    /// The table is at its bound while drop_entry is active: recycle a random embryonic entry for the new
+    /// connection rather than refuse it, so legitimate clients still get in during a spoofed SYN flood (the
+    /// kernel has no bound; under memory pressure it relies on the sweep alone).
+    /// </summary>
+    private bool EvictEmbryonic()
+    {
+        int highWater = _conns.HighWater;
+        for (int i = 0; i < EvictProbes; i++)
+        {
+            if (TryDropEmbryonic(NextRandom(highWater)))
+                return true;
+        }
+        return false;
+    }
+
+    private bool TryDropEmbryonic(int index)
+    {
+        ref var c = ref _conns.At(index);
+        if ((c.Flags & (ConnectionFlags.InUse | ConnectionFlags.Template)) != ConnectionFlags.InUse ||
+            c.Protocol != (byte)IpProtocol.Tcp || c.State is not (IpvsTcpState.SynRecv or IpvsTcpState.SynAck))
+            return false;
+        int control = c.Control;
+        Unbind(index);
+        if (control >= 0)
+        {
+            ref var t = ref _conns.At(control);
+            if (t.Controlled == 0)
+                Unbind(control);
+        }
+        Volatile.Write(ref _droppedEntries, _droppedEntries + 1);
+        return true;
+    }
+
+    /// <summary>xorshift64*: the worker's own generator, so probing allocates nothing and shares nothing.</summary>
+    private int NextRandom(int bound)
+    {
+        ulong x = _random;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        _random = x;
+        return (int)(((x * 0x2545F4914F6CDD1DUL) >> 32) * (ulong)bound >> 32);
+    }
+
     /// <summary>set_tcp_state: next state from the client's flags, ActiveConn/InActConn moves, new timeout.</summary>
     private void SetTcpState(ref Connection c, byte flags, ServiceSnapshot snapshot, long nowMs)
     {
-        var next = TcpStateMachine.Next(c.State, flags, (c.Flags & ConnectionFlags.NoOutput) != 0);
+        var next = TcpStateMachine.Next(c.State, flags, (c.Flags & ConnectionFlags.NoOutput) != 0, _defense.SecureTcpActive);
         if (next != c.State)
         {
             ref var dc = ref c.Dest!.Counters.Slot(Index);
@@ -379,11 +516,12 @@ public sealed class Balancer
                 continue;
             bool tcp = c.Protocol == (byte)IpProtocol.Tcp;
             bool template = (c.Flags & ConnectionFlags.Template) != 0;
+            bool v6 = (c.Flags & ConnectionFlags.IPv6) != 0;
             into.Add(new ConnectionInfo(
                 (IpProtocol)c.Protocol,
-                ToAddress(c.ClientAddress),
+                v6 ? ToAddress(_conns.Client6(i)) : ToAddress(c.ClientAddress),
                 c.ClientPort,
-                ToAddress(c.VirtualAddress),
+                v6 ? ToAddress(_conns.Virtual6(i)) : ToAddress(c.VirtualAddress),
                 c.VirtualPort,
                 dest.Address,
                 dest.Port,
@@ -391,6 +529,13 @@ public sealed class Balancer
                 template && tcp ? "NONE" : tcp ? TcpStateMachine.Name(c.State) : "UDP",
                 (uint)((c.ExpiresMs - nowMs) / 1000)));
         }
+    }
+
+    internal static IPAddress ToAddress(UInt128 hostOrder)
+    {
+        var b = new byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(b, hostOrder);
+        return new IPAddress(b);
     }
 
     internal static IPAddress ToAddress(uint hostOrder)

@@ -15,15 +15,21 @@ internal enum ConnectionFlags : byte
     NoOutput = 4,
     /// <summary>IP_VS_CONN_F_TEMPLATE: a persistence template (client network, VIP, port) → dest, not a flow.</summary>
     Template = 8,
+    /// <summary>An IPv6 entry: its addresses are in the table's IPv6 side store (<see cref="ConnectionTable.Client6"/>).</summary>
+    IPv6 = 16,
 }
 
 /// <summary>
-/// One connection (struct ip_vs_conn), IPv4, host order. A plain struct in a preallocated array: the
-/// same shape can later be mirrored into a BPF map for the kernel tier.
+/// One connection (struct ip_vs_conn), host order. A plain struct in a preallocated array: the
+/// same shape can later be mirrored into a BPF map for the kernel tier. An IPv6 entry (flag
+/// <see cref="ConnectionFlags.IPv6"/>) keeps its 128-bit addresses beside it in the table
+/// (<see cref="ConnectionTable.Client6"/>, <see cref="ConnectionTable.Virtual6"/>), so IPv4 entries stay this size.
 /// </summary>
 internal struct Connection
 {
+    /// <summary>IPv4 client address; for an IPv6 entry the 32-bit fold of its client address.</summary>
     public uint ClientAddress;
+    /// <summary>IPv4 VIP; for an IPv6 entry the 32-bit fold of its VIP.</summary>
     public uint VirtualAddress;
     public ushort ClientPort;
     public ushort VirtualPort;
@@ -49,11 +55,18 @@ internal struct Connection
 /// and a new connection never allocates once the table has grown. Single-threaded (its worker only);
 /// the control plane's listing reads it racily, as /proc/net/ip_vs_conn does under RCU.
 /// </summary>
+/// <remarks>
+/// IPv6 entries share the slots, chains and free list with IPv4 ones; their two 128-bit addresses live in a
+/// side store indexed like the slots, allocated per chunk when the first IPv6 entry lands in it. An IPv4
+/// entry therefore keeps its size, hash and compare (the IPv6 flag joins the template bit in one mask test),
+/// and a table that never sees IPv6 never allocates the side store.
+/// </remarks>
 internal sealed class ConnectionTable
 {
     private const int MaxChunkBits = 12;
 
     private readonly Connection[]?[] _chunks;
+    private readonly UInt128[]?[] _chunks6;
     private readonly int _chunkBits;
     private readonly int _chunkMask;
     private readonly int[] _buckets;
@@ -70,6 +83,7 @@ internal sealed class ConnectionTable
         _chunkBits = BitOperations.Log2((uint)chunkSize);
         _chunkMask = chunkSize - 1;
         _chunks = new Connection[]?[(capacity + chunkSize - 1) >> _chunkBits];
+        _chunks6 = new UInt128[]?[_chunks.Length];
 
         int buckets = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity));
         _buckets = new int[buckets];
@@ -90,10 +104,28 @@ internal sealed class ConnectionTable
 
     public ref Connection At(int index) => ref _chunks[index >> _chunkBits]![index & _chunkMask];
 
+    /// <summary>The IPv6 client address of an IPv6 entry.</summary>
+    public UInt128 Client6(int index) => _chunks6[index >> _chunkBits]![(index & _chunkMask) * 2];
+
+    /// <summary>The IPv6 VIP of an IPv6 entry.</summary>
+    public UInt128 Virtual6(int index) => _chunks6[index >> _chunkBits]![(index & _chunkMask) * 2 + 1];
+
     public int Bucket(byte protocol, uint client, ushort clientPort, uint vip, ushort vport)
     {
         ulong h = (((ulong)client << 32) | vip) ^ _seed;
         h = (h ^ (((ulong)clientPort << 24) | ((ulong)vport << 8) | protocol)) * 0x9E3779B97F4A7C15UL;
+        h ^= h >> 31;
+        h *= 0xBF58476D1CE4E5B9UL;
+        return (int)(h >> _bucketShift);
+    }
+
+    /// <summary>The chain of an IPv6 5-tuple: every address bit goes into the hash, seeded as the IPv4 one.</summary>
+    public int Bucket6(byte protocol, UInt128 client, ushort clientPort, UInt128 vip, ushort vport)
+    {
+        ulong h = ((ulong)(client >> 64) ^ _seed) * 0x9E3779B97F4A7C15UL;
+        h = (h ^ (ulong)client) * 0xBF58476D1CE4E5B9UL;
+        h = (h ^ (ulong)(vip >> 64)) * 0x94D049BB133111EBUL;
+        h = (h ^ (ulong)vip ^ (((ulong)clientPort << 24) | ((ulong)vport << 8) | protocol)) * 0x9E3779B97F4A7C15UL;
         h ^= h >> 31;
         h *= 0xBF58476D1CE4E5B9UL;
         return (int)(h >> _bucketShift);
@@ -110,11 +142,41 @@ internal sealed class ConnectionTable
         {
             ref var c = ref At(i);
             if (c.ClientAddress == client && c.ClientPort == clientPort && c.VirtualAddress == vip &&
-                c.VirtualPort == vport && c.Protocol == protocol && (c.Flags & ConnectionFlags.Template) == want)
+                c.VirtualPort == vport && c.Protocol == protocol && (c.Flags & (ConnectionFlags.Template | ConnectionFlags.IPv6)) == want)
                 return i;
             i = c.Next;
         }
         return -1;
+    }
+
+    /// <summary>As <see cref="Find"/> for an IPv6 5-tuple (only IPv6 entries match).</summary>
+    public int Find6(int bucket, byte protocol, UInt128 client, ushort clientPort, UInt128 vip, ushort vport, bool template = false)
+    {
+        var want = template ? ConnectionFlags.Template | ConnectionFlags.IPv6 : ConnectionFlags.IPv6;
+        for (int i = _buckets[bucket]; i >= 0;)
+        {
+            ref var c = ref At(i);
+            if (c.ClientPort == clientPort && c.VirtualPort == vport && c.Protocol == protocol &&
+                (c.Flags & (ConnectionFlags.Template | ConnectionFlags.IPv6)) == want && Client6(i) == client && Virtual6(i) == vip)
+                return i;
+            i = c.Next;
+        }
+        return -1;
+    }
+
+    /// <summary>As <see cref="Add"/> for an IPv6 5-tuple; the entry is flagged <see cref="ConnectionFlags.IPv6"/>.</summary>
+    public int Add6(int bucket, byte protocol, UInt128 client, ushort clientPort, UInt128 vip, ushort vport)
+    {
+        int index = Add(bucket, protocol, Packets.ParsedPacket.Fold(client), clientPort, Packets.ParsedPacket.Fold(vip), vport);
+        if (index < 0)
+            return -1;
+        // One side chunk per slot chunk, on its first IPv6 entry; never per connection.
+        var side = _chunks6[index >> _chunkBits] ??= new UInt128[(_chunkMask + 1) * 2];
+        int j = (index & _chunkMask) * 2;
+        side[j] = client;
+        side[j + 1] = vip;
+        At(index).Flags |= ConnectionFlags.IPv6;
+        return index;
     }
 
     /// <summary>Takes a free slot and links it into <paramref name="bucket"/> with the key set; -1 when full.</summary>
@@ -176,15 +238,23 @@ internal sealed class ConnectionTable
         ref var c = ref At(index);
         c.ClientPort = clientPort;
         c.VirtualPort = vport;
-        int bucket = Bucket(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort);
+        int bucket = BucketOf(index);
         c.Next = _buckets[bucket];
         _buckets[bucket] = index;
+    }
+
+    private int BucketOf(int index)
+    {
+        ref var c = ref At(index);
+        return (c.Flags & ConnectionFlags.IPv6) != 0
+            ? Bucket6(c.Protocol, Client6(index), c.ClientPort, Virtual6(index), c.VirtualPort)
+            : Bucket(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort);
     }
 
     private void Unlink(int index)
     {
         ref var c = ref At(index);
-        int bucket = Bucket(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort);
+        int bucket = BucketOf(index);
         int i = _buckets[bucket];
         if (i == index)
         {

@@ -32,8 +32,9 @@ public sealed class IpvsTable : IIpvsControl
     private long _generation;
     private long _lastRateTimestamp;
     private bool _expireQuiescentTemplate;
+    private bool _sloppyTcp;
 
-    public IpvsTable(TimeProvider time, int workerCount = 1, int maxConnectionsPerWorker = 1 << 20)
+    public IpvsTable(TimeProvider time, int workerCount = 1, int maxConnectionsPerWorker = 1 << 20, DefenseSettings? defense = null)
     {
         ArgumentNullException.ThrowIfNull(time);
         ArgumentOutOfRangeException.ThrowIfLessThan(workerCount, 1);
@@ -42,7 +43,30 @@ public sealed class IpvsTable : IIpvsControl
         _workers = new Balancer?[workerCount];
         _maxConnectionsPerWorker = maxConnectionsPerWorker;
         _lastRateTimestamp = time.GetTimestamp();
+        Defense = new IpvsDefense(defense ?? new DefenseSettings(), (long)workerCount * maxConnectionsPerWorker);
     }
+
+    /// <summary>The SYN-flood defense (drop_entry, drop_packet, secure_tcp) the workers follow.</summary>
+    public IpvsDefense Defense { get; }
+
+    /// <summary>Connections (and templates) in every worker's table now (a racy sum, as the control plane reads it).</summary>
+    public long ConnectionCount
+    {
+        get
+        {
+            long sum = 0;
+            foreach (var w in _workers)
+                sum += w?.Count ?? 0;
+            return sum;
+        }
+    }
+
+    /// <summary>
+    /// defense_work's update_defense_level, with the free entries of the whole table (every worker's bound
+    /// minus its count) in place of free memory. The director calls it once a second.
+    /// </summary>
+    public void UpdateDefense() =>
+        Defense.Update((long)_workers.Length * _maxConnectionsPerWorker - ConnectionCount);
 
     /// <summary>
     /// sysctl net.ipv4.vs.expire_quiescent_template (default 0): when set, a persistence template whose dest
@@ -52,6 +76,17 @@ public sealed class IpvsTable : IIpvsControl
     {
         get => Volatile.Read(ref _expireQuiescentTemplate);
         set => Volatile.Write(ref _expireQuiescentTemplate, value);
+    }
+
+    /// <summary>
+    /// sysctl net.ipv4.vs.sloppy_tcp (default 0): when set, any TCP packet but a RST may create a connection,
+    /// not only a SYN (tcp_conn_schedule). A director that takes over established flows it never saw the SYN
+    /// of (VRRP failover without connection sync, with mh or sh picking the same real server) needs it.
+    /// </summary>
+    public bool SloppyTcp
+    {
+        get => Volatile.Read(ref _sloppyTcp);
+        set => Volatile.Write(ref _sloppyTcp, value);
     }
 
     /// <summary>Raised after each successful change of services, dests or timeouts (outside the lock).</summary>

@@ -33,6 +33,13 @@ public sealed class RealServer
             Span<byte> b = stackalloc byte[4];
             address.TryWriteBytes(b, out _);
             Address4 = BinaryPrimitives.ReadUInt32BigEndian(b);
+            HashAddress = Address4;
+        }
+        else
+        {
+            Span<byte> b = stackalloc byte[16];
+            address.TryWriteBytes(b, out _);
+            HashAddress = Packets.ParsedPacket.Fold(BinaryPrimitives.ReadUInt128BigEndian(b));
         }
         Counters = new CounterSet(workerCount);
     }
@@ -44,6 +51,12 @@ public sealed class RealServer
 
     /// <summary>IPv4 address in host order; 0 for an IPv6 dest.</summary>
     public uint Address4 { get; }
+
+    /// <summary>
+    /// What hashing schedulers hash: the IPv4 address, or for IPv6 the kernel's addr_fold (XOR of the four
+    /// words, as ip_vs_mh_hashkey folds a dest's address).
+    /// </summary>
+    internal uint HashAddress { get; }
 
     /// <summary>The dest port; for DR and TUN the service port (ipvsadm forces it, there is no port mapping).</summary>
     public ushort Port { get; }

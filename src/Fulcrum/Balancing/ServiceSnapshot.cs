@@ -5,7 +5,8 @@ namespace Fulcrum.Balancing;
 /// <summary>
 /// An immutable view of the configuration that workers read without locks (read-copy-update): the
 /// control plane builds a new one after every change and publishes it with Volatile.Write. Lookup by
-/// (protocol, IPv4 VIP, port) is an open-addressing probe over a power-of-two array: no allocation.
+/// (protocol, IPv4 VIP, port) is an open-addressing probe over a power-of-two array: no allocation. IPv6
+/// services have an index of their own (<see cref="Find6"/>), so the IPv4 probe stays one word per slot.
 /// </summary>
 public sealed class ServiceSnapshot
 {
@@ -15,6 +16,10 @@ public sealed class ServiceSnapshot
     private readonly VirtualService?[] _slots;
     private readonly int _shift;
     private readonly long[] _tcpTimeoutsMs;
+    private readonly UInt128[] _addresses6;
+    private readonly uint[] _protocolPorts6;
+    private readonly VirtualService?[] _slots6;
+    private readonly int _shift6;
 
     internal ServiceSnapshot(VirtualService[] services, long[] tcpTimeoutsMs, long udpTimeoutMs, long generation)
     {
@@ -38,6 +43,30 @@ public sealed class ServiceSnapshot
                 i = (i + 1) & (size - 1);
             _keys[i] = key;
             _slots[i] = s;
+        }
+
+        int count6 = 0;
+        foreach (var s in services)
+        {
+            if (s.IsIPv6)
+                count6++;
+        }
+        int size6 = count6 == 0 ? 1 : (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(8, count6 * 2));
+        _addresses6 = new UInt128[size6];
+        _protocolPorts6 = new uint[size6];
+        _slots6 = new VirtualService?[size6];
+        _shift6 = 64 - BitOperations.Log2((uint)size6);
+        foreach (var s in services)
+        {
+            if (!s.IsIPv6)
+                continue;
+            uint pp = ProtocolPort(s.Protocol, s.Port);
+            int i = Slot6(s.Address6, pp);
+            while (_protocolPorts6[i] != 0)
+                i = (i + 1) & (size6 - 1);
+            _addresses6[i] = s.Address6;
+            _protocolPorts6[i] = pp;
+            _slots6[i] = s;
         }
     }
 
@@ -68,6 +97,30 @@ public sealed class ServiceSnapshot
                 return null;
         }
     }
+
+    /// <summary>The address-keyed IPv6 service for (protocol, VIP, port); null when none.</summary>
+    public VirtualService? Find6(byte protocol, UInt128 address, ushort port)
+    {
+        uint pp = ProtocolPort(protocol, port);
+        var pps = _protocolPorts6;
+        int mask = pps.Length - 1;
+        for (int i = Slot6(address, pp); ; i = (i + 1) & mask)
+        {
+            uint k = pps[i];
+            if (k == pp && _addresses6[i] == address)
+                return _slots6[i];
+            if (k == 0)
+                return null;
+        }
+    }
+
+    // Never 0 for a real service (the protocol is never 0), which marks an empty slot.
+    private static uint ProtocolPort(byte protocol, ushort port) => ((uint)protocol << 16) | port;
+
+    // A one-slot table (no IPv6 service) has shift 64, which C# masks to 0: slot 0, an empty one.
+    private int Slot6(UInt128 address, uint protocolPort) => _protocolPorts6.Length == 1
+        ? 0
+        : (int)((((ulong)(address >> 64) * 31 + (ulong)address) ^ protocolPort) * 0x9E3779B97F4A7C15UL >> _shift6);
 
     private int Slot(ulong key) => (int)((key * 0x9E3779B97F4A7C15UL) >> _shift);
 

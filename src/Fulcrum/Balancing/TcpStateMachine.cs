@@ -59,6 +59,24 @@ internal static class TcpStateMachine
         CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, SR, // rst
     ];
 
+    // tcp_states_dos (secure_tcp): a SYN leaves a DR connection in SYNACK, and on the INPUT rows an ACK
+    // no longer establishes a connection whose server never answered (only NAT sees that answer).
+    private static ReadOnlySpan<byte> InputOnlyDos =>
+    [
+        SA, ES, ES, SR, SA, SA, SA, SA, SA, SA, SA, // syn
+        CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW, // fin
+        ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES, // ack
+        CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL, // rst
+    ];
+
+    private static ReadOnlySpan<byte> InputDos =>
+    [
+        SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SA, // syn
+        CL, CW, SS, TW, TW, TW, CL, CW, LA, LI, SA, // fin
+        ES, ES, SS, SR, FW, TW, CL, CW, CL, LI, SA, // ack
+        CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL, // rst
+    ];
+
     // tcp_state_active_table: the pre-established states count as active too (kernel >= 4.x).
     private static ReadOnlySpan<byte> Active => [0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1];
 
@@ -77,7 +95,8 @@ internal static class TcpStateMachine
     /// The next state for a client-side segment. tcp_state_idx: RST wins over SYN, SYN over FIN, FIN over
     /// ACK; a segment with none of them sends the connection to CLOSE (set_tcp_state's default).
     /// </summary>
-    public static IpvsTcpState Next(IpvsTcpState current, byte tcpFlags, bool inputOnly)
+    /// <remarks><paramref name="secure"/> selects tcp_states_dos (sysctl secure_tcp while active).</remarks>
+    public static IpvsTcpState Next(IpvsTcpState current, byte tcpFlags, bool inputOnly, bool secure = false)
     {
         int row;
         if ((tcpFlags & Rst) != 0)
@@ -91,7 +110,7 @@ internal static class TcpStateMachine
         else
             return IpvsTcpState.Close;
 
-        var table = inputOnly ? InputOnly : Input;
+        var table = secure ? (inputOnly ? InputOnlyDos : InputDos) : inputOnly ? InputOnly : Input;
         return (IpvsTcpState)table[row * StateCount + (int)current];
     }
 

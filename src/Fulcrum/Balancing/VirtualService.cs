@@ -29,6 +29,13 @@ public sealed class VirtualService
             Address4 = BinaryPrimitives.ReadUInt32BigEndian(b);
             IsIPv4 = true;
         }
+        else if (!spec.Key.IsFwMark && spec.Key.Address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            Span<byte> b = stackalloc byte[16];
+            spec.Key.Address.TryWriteBytes(b, out _);
+            Address6 = BinaryPrimitives.ReadUInt128BigEndian(b);
+            IsIPv6 = true;
+        }
         Counters = new CounterSet(workerCount);
         _schedulers = CreateSchedulers(spec.Scheduler, workerCount);
     }
@@ -52,13 +59,19 @@ public sealed class VirtualService
     /// <summary>IP protocol number (6 or 17).</summary>
     public byte Protocol { get; }
 
-    /// <summary>IPv4 VIP in host order (0 for fwmark and IPv6 services, which the IPv4 data plane never matches).</summary>
+    /// <summary>IPv4 VIP in host order (0 for fwmark and IPv6 services).</summary>
     public uint Address4 { get; }
 
     public ushort Port { get; }
 
-    /// <summary>True for an address-keyed IPv4 service: the ones the data plane can match.</summary>
+    /// <summary>True for an address-keyed IPv4 service (matched by <see cref="ServiceSnapshot.Find"/>).</summary>
     public bool IsIPv4 { get; }
+
+    /// <summary>IPv6 VIP, first wire byte most significant (0 for IPv4 and fwmark services).</summary>
+    public UInt128 Address6 { get; }
+
+    /// <summary>True for an address-keyed IPv6 service (matched by <see cref="ServiceSnapshot.Find6"/>).</summary>
+    public bool IsIPv6 { get; }
 
     /// <summary>
     /// The dests in the kernel's list order, which schedulers walk: the kernel links a new dest at the head

@@ -6,8 +6,11 @@ using Microsoft.Extensions.Logging;
 namespace Fulcrum.Director;
 
 /// <summary>
-/// Owns the data-plane workers: opens the AF_PACKET ring on the director's interface and runs
-/// each worker on a dedicated thread (a worker blocks in poll(2); thread-pool threads must not).
+/// Owns the data-plane workers: opens one AF_PACKET ring per worker on the director's interface, all in one
+/// PACKET_FANOUT group, and runs each worker on a dedicated thread (a worker blocks in poll(2); thread-pool
+/// threads must not). The fanout hashes the client's IPv4 address (<see cref="DirectorOptions.FanoutPrefix"/>),
+/// so every packet of a flow, and every flow of a client, reaches the same worker, which alone owns those
+/// connections (and the client's persistence templates): nothing on the hot path is shared or locked.
 /// </summary>
 internal sealed partial class DataPlaneService : IHostedService, IDisposable
 {
@@ -16,6 +19,7 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     private readonly ILogger<DataPlaneService> _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<(DataPlaneWorker Worker, Thread Thread)> _workers = [];
+    private DataPlaneWorker[] _published = [];
 
     public DataPlaneService(DirectorOptions options, IpvsTable table, ILogger<DataPlaneService> logger)
     {
@@ -24,21 +28,47 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
         _logger = logger;
     }
 
-    public IReadOnlyList<DataPlaneWorker> Workers => _workers.ConvertAll(w => w.Worker);
+    /// <summary>The running workers, by index (status and metrics read their counters).</summary>
+    public IReadOnlyList<DataPlaneWorker> Workers => Volatile.Read(ref _published);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         ulong mac = NetInterface.GetMac(_options.Interface);
-        var ring = new PacketRing(NetInterface.GetIndex(_options.Interface));
-        var worker = new DataPlaneWorker(ring, _table, 0, mac);
-        var thread = new Thread(() => worker.Run(_stop.Token))
+        int ifIndex = NetInterface.GetIndex(_options.Interface);
+        int count = _table.WorkerCount;
+        // A fanout group id is per network namespace and interface-bound: the daemon's PID keeps two
+        // directors in one namespace (on two interfaces) apart.
+        var ringOptions = new PacketRingOptions
         {
-            IsBackground = true,
-            Name = "fulcrum-worker-0",
+            FanoutGroup = count > 1 ? Environment.ProcessId & 0xFFFF : null,
+            FanoutSourcePrefix = count > 1 ? _options.FanoutPrefix : null,
         };
-        _workers.Add((worker, thread));
-        thread.Start();
-        LogStarted(_options.Interface, _workers.Count);
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var worker = new DataPlaneWorker(new PacketRing(ifIndex, ringOptions), _table, i, mac);
+                var thread = new Thread(() => worker.Run(_stop.Token))
+                {
+                    IsBackground = true,
+                    Name = "fulcrum-worker-" + i,
+                };
+                _workers.Add((worker, thread));
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+
+        Volatile.Write(ref _published, _workers.ConvertAll(w => w.Worker).ToArray());
+        foreach (var (_, thread) in _workers)
+        {
+            thread.Start();
+        }
+
+        LogStarted(_options.Interface, count, count > 1 ? $"fanout on the client address /{_options.FanoutPrefix}" : "no fanout");
         return Task.CompletedTask;
     }
 
@@ -47,7 +77,10 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
         _stop.Cancel();
         foreach (var (_, thread) in _workers)
         {
-            thread.Join(TimeSpan.FromSeconds(2));
+            if (thread.IsAlive)
+            {
+                thread.Join(TimeSpan.FromSeconds(2));
+            }
         }
 
         return Task.CompletedTask;
@@ -63,6 +96,6 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
         _stop.Dispose();
     }
 
-    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "data plane on {Interface}: AF_PACKET TPACKET_V3, {Workers} worker(s)")]
-    private partial void LogStarted(string @interface, int workers);
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "data plane on {Interface}: AF_PACKET TPACKET_V3, {Workers} worker(s), {Fanout}")]
+    private partial void LogStarted(string @interface, int workers, string fanout);
 }

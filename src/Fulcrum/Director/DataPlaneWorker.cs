@@ -16,6 +16,9 @@ internal sealed class DataPlaneWorker : IDisposable
     private const long ExpireIntervalMs = 250;
     private const int ExpireBudget = 16384;
 
+    // defense_work's period: drop_entry sweeps once a second.
+    private const long DefenseIntervalMs = 1000;
+
     private readonly PacketRing _ring;
     private readonly IpvsTable _table;
     private readonly Balancer _balancer;
@@ -39,17 +42,25 @@ internal sealed class DataPlaneWorker : IDisposable
 
     public PacketRing Ring => _ring;
 
-    /// <summary>Connections in this worker's table (a racy read for status and metrics).</summary>
+    /// <summary>The worker's index (its slot in every per-worker counter).</summary>
+    public int Index => _balancer.Index;
+
+    /// <summary>Connections and templates in this worker's table.</summary>
     public int Connections => _balancer.Count;
 
-    /// <summary>This worker's connection table bound.</summary>
-    public int ConnectionCapacity => _balancer.Capacity;
+    /// <summary>This worker's share of the table's bound.</summary>
+    public int Capacity => _balancer.Capacity;
+
+    /// <summary>Entries the drop_entry defense removed from this worker's table.</summary>
+    public long DroppedEntries => _balancer.DroppedEntries;
 
     public void Run(CancellationToken ct)
     {
         var handler = new Handler(this);
         // The table's clock (its TimeProvider), so connection expiry and listings agree.
         long lastExpire = _table.NowMs;
+        long lastDefense = lastExpire;
+        var defense = _table.Defense;
         while (!ct.IsCancellationRequested)
         {
             _nowMs = _table.NowMs;
@@ -60,6 +71,17 @@ internal sealed class DataPlaneWorker : IDisposable
             {
                 _balancer.Expire(now, ExpireBudget);
                 lastExpire = now;
+            }
+
+            if (now - lastDefense >= DefenseIntervalMs)
+            {
+                // ip_vs_random_dropentry, on the table's own thread: the control plane only sets the flag.
+                if (defense.DropEntryActive)
+                {
+                    _balancer.RandomDropEntry();
+                }
+
+                lastDefense = now;
             }
         }
     }

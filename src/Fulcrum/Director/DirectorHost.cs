@@ -40,7 +40,7 @@ public static class DirectorHost
     {
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), workerCount: 1, options.MaxConnections));
+        services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), options.ResolvedWorkers, options.MaxConnectionsPerWorker, options.Defense) { SloppyTcp = options.SloppyTcp });
         services.AddSingleton<DirectorStatus>();
         services.AddSingleton<ConfigService>();
         services.AddHostedService(sp => sp.GetRequiredService<ConfigService>());
@@ -58,6 +58,7 @@ public static class DirectorHost
         });
         services.AddHostedService<NeighbourService>();
         services.AddHostedService<RateEstimatorService>();
+        services.AddHostedService<DefenseService>();
         services.AddHostedService<ControlSocketServer>();
 
         // Other parts add their own sections with services.AddSingleton<IMetricsSource, ...>().

@@ -1,4 +1,5 @@
 using System.Net;
+using Fulcrum.Balancing;
 
 namespace Fulcrum.Director;
 
@@ -14,9 +15,33 @@ public sealed record DirectorOptions
     /// <summary>A keepalived.conf to load at start (issue 3 brings the full grammar).</summary>
     public string? ConfigFile { get; init; }
 
-    /// <summary>The connection table's bound per worker; IPVS's own table grows without one.</summary>
+    /// <summary>
+    /// The connection table's hard bound, all workers together (each worker gets an equal share). IPVS's own
+    /// table grows without one; this bound is what the SYN-flood defense measures occupancy against.
+    /// </summary>
     public int MaxConnections { get; init; } = 1 << 20;
 
     /// <summary>Where Prometheus metrics are served (`--metrics ADDR:PORT`); null when `--metrics off`.</summary>
     public IPEndPoint? MetricsEndpoint { get; init; } = Metrics.MetricsEndpoint.Default;
+
+    /// <summary>sysctl net.ipv4.vs.sloppy_tcp: schedule TCP flows from any packet but a RST, not only a SYN.</summary>
+    public bool SloppyTcp { get; init; }
+    /// <summary>Data-plane workers (one AF_PACKET ring and connection table each); 0 = one per online CPU.</summary>
+    public int Workers { get; init; }
+
+    /// <summary>
+    /// How many leading bits of the client's IPv4 address pick its worker (the fanout hash): 32 keeps every
+    /// flow of one client on one worker, so persistence templates (-p) agree; a persistence netmask (-M)
+    /// wider than this is exact only among clients that share a worker.
+    /// </summary>
+    public int FanoutPrefix { get; init; } = 32;
+
+    /// <summary>The SYN-flood defense sysctls (amemthresh, drop_entry, drop_packet, secure_tcp, am_droprate).</summary>
+    public DefenseSettings Defense { get; init; } = new();
+
+    /// <summary><see cref="Workers"/> with 0 resolved to the number of CPUs this process may run on.</summary>
+    public int ResolvedWorkers => Workers > 0 ? Workers : Environment.ProcessorCount;
+
+    /// <summary>Each worker's share of <see cref="MaxConnections"/>.</summary>
+    public int MaxConnectionsPerWorker => Math.Max(1, (int)(((long)MaxConnections + ResolvedWorkers - 1) / ResolvedWorkers));
 }

@@ -31,7 +31,8 @@ internal sealed class DirectorStatus
         _table.GetServices(),
         _config.Vrrp?.Instances ?? [],
         _config.Health?.GetRealServers() ?? [],
-        _config.Health?.GetVirtualServers() ?? []);
+        _config.Health?.GetVirtualServers() ?? [],
+        _table.Defense);
 
     public string Render(bool json)
     {

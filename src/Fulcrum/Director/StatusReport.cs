@@ -17,7 +17,8 @@ internal sealed record StatusReport(
     IReadOnlyList<ServiceInfo> Services,
     IReadOnlyList<VrrpInstanceStatus> Vrrp,
     IReadOnlyList<RealServerHealth> Health,
-    IReadOnlyList<VirtualServerHealth> VirtualServers)
+    IReadOnlyList<VirtualServerHealth> VirtualServers,
+    IpvsDefense? Defense = null)
 {
     private List<(ServiceKey Key, RealServerHealth Health)>? _byService;
     private Dictionary<(ServiceKey, IPAddress, ushort), RealServerHealth>? _lookup;
@@ -102,6 +103,25 @@ internal static class StatusRenderer
         for (int d = 1; d < t.Drops.Length; d++)
             sb.Append("  ").Append(((DropReason)d).ToString().PadRight(14)).Append(' ').Append(N(t.Drops[d])).Append('\n');
         sb.Append("  ").Append("RxRingFull".PadRight(14)).Append(' ').Append(N(t.Ring.KernelDrops)).Append('\n');
+        sb.Append("Workers: ").Append(N(r.Workers.Count)).Append('\n');
+        foreach (var w in r.Workers)
+        {
+            long dropped = 0;
+            for (int d = 1; d < w.Drops.Length; d++)
+                dropped += w.Drops[d];
+            sb.Append("  worker ").Append(N(w.Index)).Append(": received ").Append(N(w.Ring.RxFrames))
+              .Append(", forwarded ").Append(N(w.Forwarded)).Append(", dropped ").Append(N(dropped))
+              .Append(", connections ").Append(N(w.Connections)).Append('/').Append(N(w.ConnectionCapacity)).Append('\n');
+        }
+
+        if (r.Defense is { } defense)
+        {
+            sb.Append("Defense: ").Append(N(defense.Available)).Append(" of ").Append(N(defense.Capacity))
+              .Append(" connection entries free (amemthresh ").Append(N(defense.AmemThresh)).Append("); drop_entry=").Append(N(defense.DropEntryMode))
+              .Append(" (entries dropped ").Append(N(t.DroppedEntries)).Append("), drop_packet=").Append(N(defense.DropPacketMode))
+              .Append(" (rate ").Append(defense.DropRate == 0 ? "off" : "1/" + N(defense.DropRate))
+              .Append("), secure_tcp=").Append(N(defense.SecureTcpMode)).Append(defense.SecureTcpActive ? " (dos table)" : "").Append('\n');
+        }
 
         VrrpStatusText.Append(sb, r.Vrrp);
 
@@ -163,7 +183,6 @@ internal static class StatusRenderer
             w.WriteStartObject();
             w.WriteNumber("version", JsonVersion);
             w.WriteString("interface", r.Interface);
-            w.WriteNumber("workers", r.Workers.Count);
             w.WriteNumber("rx_frames", t.Ring.RxFrames);
             w.WriteNumber("tx_frames", t.Ring.TxFrames);
             w.WriteNumber("rx_ring_kernel_drops", t.Ring.KernelDrops);
@@ -180,6 +199,39 @@ internal static class StatusRenderer
             w.WriteNumber("count", t.Connections);
             w.WriteNumber("capacity", t.ConnectionCapacity);
             w.WriteEndObject();
+
+            w.WriteStartArray("workers");
+            foreach (var wc in r.Workers)
+            {
+                long dropped = 0;
+                for (int d = 1; d < wc.Drops.Length; d++)
+                    dropped += wc.Drops[d];
+                w.WriteStartObject();
+                w.WriteNumber("index", wc.Index);
+                w.WriteNumber("rx_frames", wc.Ring.RxFrames);
+                w.WriteNumber("forwarded", wc.Forwarded);
+                w.WriteNumber("drops", dropped);
+                w.WriteNumber("connections", wc.Connections);
+                w.WriteNumber("capacity", wc.ConnectionCapacity);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+
+            if (r.Defense is { } defense)
+            {
+                w.WriteStartObject("defense");
+                w.WriteNumber("available", defense.Available);
+                w.WriteNumber("capacity", defense.Capacity);
+                w.WriteNumber("amemthresh", defense.AmemThresh);
+                w.WriteNumber("drop_entry", defense.DropEntryMode);
+                w.WriteNumber("drop_packet", defense.DropPacketMode);
+                w.WriteNumber("drop_rate", defense.DropRate);
+                w.WriteNumber("secure_tcp", defense.SecureTcpMode);
+                w.WriteBoolean("secure_tcp_active", defense.SecureTcpActive);
+                w.WriteNumber("dropped_entries", t.DroppedEntries);
+                w.WriteEndObject();
+            }
 
             w.WriteStartArray("vrrp");
             foreach (var v in r.Vrrp)
@@ -289,7 +341,7 @@ internal static class StatusRenderer
     /// <summary>The sum over workers (a worker's slot only ever grows, so the sum is a valid reading).</summary>
     public static WorkerCounters Totals(IReadOnlyList<WorkerCounters> workers)
     {
-        long rx = 0, tx = 0, full = 0, bad = 0, errors = 0, kdrops = 0, freezes = 0, forwarded = 0, completed = 0, conns = 0, capacity = 0;
+        long rx = 0, tx = 0, full = 0, bad = 0, errors = 0, kdrops = 0, freezes = 0, forwarded = 0, completed = 0, conns = 0, capacity = 0, droppedEntries = 0;
         var drops = new long[(int)DropReason.Count];
         foreach (var w in workers)
         {
@@ -304,12 +356,13 @@ internal static class StatusRenderer
             completed += w.ChecksumsCompleted;
             conns += w.Connections;
             capacity += w.ConnectionCapacity;
+            droppedEntries += w.DroppedEntries;
             for (int d = 0; d < drops.Length; d++)
                 drops[d] += w.Drops[d];
         }
 
         return new WorkerCounters(-1, new Linux.PacketRingCounters(rx, tx, full, bad, errors, kdrops, freezes), forwarded, completed, drops,
-            (int)Math.Min(conns, int.MaxValue), (int)Math.Min(capacity, int.MaxValue));
+            (int)Math.Min(conns, int.MaxValue), (int)Math.Min(capacity, int.MaxValue), droppedEntries);
     }
 
     /// <summary>ipvsadm's protocol column.</summary>

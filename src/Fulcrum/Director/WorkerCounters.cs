@@ -15,7 +15,8 @@ internal sealed record WorkerCounters(
     long ChecksumsCompleted,
     long[] Drops,
     int Connections,
-    int ConnectionCapacity)
+    int ConnectionCapacity,
+    long DroppedEntries = 0)
 {
     public static WorkerCounters Read(DataPlaneWorker worker, int index)
     {
@@ -23,7 +24,7 @@ internal sealed record WorkerCounters(
         for (int r = 1; r < drops.Length; r++)
             drops[r] = worker.Drops((DropReason)r);
         return new WorkerCounters(index, worker.Ring.ReadCounters(), worker.Forwarded, worker.ChecksumsCompleted, drops,
-            worker.Connections, worker.ConnectionCapacity);
+            worker.Connections, worker.Capacity, worker.DroppedEntries);
     }
 
     /// <summary>Every worker of <paramref name="dataPlane"/> (none before it starts), in worker order.</summary>

@@ -66,7 +66,15 @@ public sealed class LabCluster
     /// Essential in Debian, so always there); a process-per-datagram socat would be too slow to
     /// measure with. The CLI can swap in `fulcrum lab udp-echo` (<see cref="UdpEchoServer"/>).
     /// </summary>
-    public Func<string, IReadOnlyList<string>> UdpEchoCommand { get; init; } = DefaultUdpEchoCommand;
+    public Func<string, IReadOnlyList<string>>? UdpEchoCommand { get; init; }
+
+    /// <summary>
+    /// Also IPv6 (an additive option; IPv4 is always there): every interface gets its 2001:db8:: address
+    /// (<see cref="LabAddresses.OfV6"/>, without DAD so it is usable at once), default routes via the router,
+    /// which forwards IPv6; rs1..rs3 are real servers for <see cref="LabAddresses.VipV6"/> too, nginx also
+    /// listens on [::]:80 and the UDP echo also binds the real server's IPv6 address and the IPv6 VIP.
+    /// </summary>
+    public bool Ipv6 { get; init; }
 
     /// <summary>Progress lines of <see cref="Up"/> with elapsed milliseconds (for `lab up -v`), or null.</summary>
     public TextWriter? Log { get; init; }
@@ -333,6 +341,15 @@ public sealed class LabCluster
         ExternalCommand.Run(Ip, ["-n", NamespaceOf(host), "addr", "add", LabAddresses.Vip + "/32", "dev", "eth0"])
             .EnsureSuccess($"adding the VIP to {host}");
 
+    /// <summary>Adds the IPv6 VIP (/128, without DAD so it answers at once) to a director's eth0 (a lab with <see cref="Ipv6"/>).</summary>
+    public void AddVipV6(string host = "lb1") =>
+        ExternalCommand.Run(Ip, ["-n", NamespaceOf(host), "addr", "add", LabAddresses.VipV6 + "/128", "dev", "eth0", "nodad"])
+            .EnsureSuccess($"adding the IPv6 VIP to {host}");
+
+    public void RemoveVipV6(string host = "lb1") =>
+        ExternalCommand.Run(Ip, ["-n", NamespaceOf(host), "addr", "del", LabAddresses.VipV6 + "/128", "dev", "eth0"])
+            .EnsureSuccess($"removing the IPv6 VIP from {host}");
+
     public void RemoveVip(string host = "lb1") =>
         ExternalCommand.Run(Ip, ["-n", NamespaceOf(host), "addr", "del", LabAddresses.Vip + "/32", "dev", "eth0"])
             .EnsureSuccess($"removing the VIP from {host}");
@@ -358,7 +375,7 @@ public sealed class LabCluster
     }
 
     /// <summary>The nginx configuration of one real server: answers "&lt;name&gt;\n" on every path.</summary>
-    internal static string NginxConfig(string name, string dir) => $$"""
+    internal static string NginxConfig(string name, string dir, bool ipv6 = false) => $$"""
         # Written by Fulcrum's lab for {{name}}; one process, no master (so one PID to track).
         master_process off;
         daemon off;
@@ -377,7 +394,7 @@ public sealed class LabCluster
             keepalive_requests 1000000;
             keepalive_timeout 300s;
             server {
-                listen 80 default_server backlog=4096;
+                listen 80 default_server backlog=4096;{{(ipv6 ? "\n                listen [::]:80 default_server ipv6only=on backlog=4096;" : "")}}
                 location / {
                     default_type text/plain;
                     return 200 "{{name}}\n";
@@ -387,18 +404,20 @@ public sealed class LabCluster
 
         """;
 
-    private static IReadOnlyList<string> DefaultUdpEchoCommand(string host) =>
+    private IReadOnlyList<string> DefaultUdpEchoCommand(string host) =>
     [
-        "perl", "-MIO::Socket::INET", "-MIO::Select", "-e",
+        // IO::Socket::IP (in perl-base too) takes IPv4 and IPv6 addresses alike.
+        "perl", "-MIO::Socket::IP", "-MIO::Select", "-e",
         // One socket per address, so a reply to the VIP leaves from the VIP (a socket on 0.0.0.0 would
         // answer from the real server's own address, and the client would drop it).
         """
         my ($port, $name, @addrs) = @ARGV; my $sel = IO::Select->new;
-        for my $a (@addrs) { $sel->add(IO::Socket::INET->new(LocalAddr => $a, LocalPort => $port, Proto => "udp") or die "bind $a:$port: $!\n") }
+        for my $a (@addrs) { $sel->add(IO::Socket::IP->new(LocalAddr => $a, LocalPort => $port, Proto => "udp") or die "bind $a:$port: $!\n") }
         while (1) { for my $s ($sel->can_read) { my $peer = $s->recv(my $m, 65535); $s->send("$name\n$m", 0, $peer) if defined $peer } }
         """,
         UdpEchoPort.ToString(CultureInfo.InvariantCulture), host,
         LabAddresses.Of(host).ToString(), LabAddresses.Vip.ToString(),
+        .. (Ipv6 ? (string[])[LabAddresses.OfV6(host).ToString(), LabAddresses.VipV6.ToString()] : []),
     ];
 
     private void Trace(string what)
@@ -460,14 +479,30 @@ public sealed class LabCluster
         {
             b.Append(CultureInfo.InvariantCulture, $"addr add {LabAddresses.RouterClientSide}/{LabAddresses.PrefixLength} dev eth0\n");
             b.Append(CultureInfo.InvariantCulture, $"addr add {LabAddresses.RouterServerSide}/{LabAddresses.PrefixLength} dev eth1\n");
+            if (Ipv6)
+            {
+                b.Append(CultureInfo.InvariantCulture, $"addr add {LabAddresses.RouterClientSideV6}/{LabAddresses.PrefixLengthV6} dev eth0 nodad\n");
+                b.Append(CultureInfo.InvariantCulture, $"addr add {LabAddresses.RouterServerSideV6}/{LabAddresses.PrefixLengthV6} dev eth1 nodad\n");
+            }
+
             b.Append("link set eth0 up\nlink set eth1 up\n");
         }
         else
         {
             b.Append(CultureInfo.InvariantCulture, $"addr add {LabAddresses.Of(host)}/{LabAddresses.PrefixLength} dev eth0\n");
+            if (Ipv6)
+            {
+                b.Append(CultureInfo.InvariantCulture, $"addr add {LabAddresses.OfV6(host)}/{LabAddresses.PrefixLengthV6} dev eth0 nodad\n");
+            }
+
             b.Append("link set eth0 up\n");
             var gateway = host == "client" ? LabAddresses.RouterClientSide : LabAddresses.RouterServerSide;
             b.Append(CultureInfo.InvariantCulture, $"route add default via {gateway}\n");
+            if (Ipv6)
+            {
+                var gateway6 = host == "client" ? LabAddresses.RouterClientSideV6 : LabAddresses.RouterServerSideV6;
+                b.Append(CultureInfo.InvariantCulture, $"route add ::/0 via {gateway6}\n");
+            }
         }
 
         ExternalCommand.Run(Ip, ["-n", ns, "-batch", "-"], b.ToString()).EnsureSuccess($"configuring {host}");
@@ -482,6 +517,12 @@ public sealed class LabCluster
                 .EnsureSuccess($"setting ip_forward in {host}");
         }
 
+        // IPv6 settings start from the kernel defaults in a new namespace (forwarding 0), so only the router.
+        if (Ipv6 && host == "router")
+        {
+            Exec(host, "sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1").EnsureSuccess("setting IPv6 forwarding in the router");
+        }
+
         if (!RealServerHosts.Contains(host))
         {
             return;
@@ -491,14 +532,20 @@ public sealed class LabCluster
         // is the slowest to come up. The UDP echo binds the VIP itself, so it waits for it.
         var dir = Path.Combine(StateDirectory, host);
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "nginx.conf"), NginxConfig(host, dir));
+        File.WriteAllText(Path.Combine(dir, "nginx.conf"), NginxConfig(host, dir, Ipv6));
         var nginx = StartProcess(host, "nginx", "-e", Path.Combine(dir, "error.log"), "-p", dir, "-c", Path.Combine(dir, "nginx.conf"));
 
         new RealServerConfigurator(SystemRealServerHost.InNamespace(ns), Path.Combine(dir, "realserver.json"))
             .Up(LabAddresses.Vip, "eth0");
+        if (Ipv6)
+        {
+            new RealServerConfigurator(SystemRealServerHost.InNamespace(ns), Path.Combine(dir, "realserver.json"))
+                .Up(LabAddresses.VipV6, "eth0");
+        }
+
         Trace(host + ": real server for the VIP");
 
-        var echo = StartProcess(host, [.. UdpEchoCommand(host)]);
+        var echo = StartProcess(host, [.. (UdpEchoCommand ?? DefaultUdpEchoCommand)(host)]);
         Trace(host + ": servers started");
         WaitListening(nginx, "tcp", HttpPort);
         WaitListening(echo, "udp", UdpEchoPort);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using Fulcrum.Director;
 using Fulcrum.RealServerSetup;
@@ -35,13 +36,22 @@ public sealed class LabDirector
     public string ControlSocket { get; }
 
     /// <summary>Starts the daemon in <paramref name="host"/> and waits until its control socket answers.</summary>
-    public static LabDirector Start(LabCluster lab, string host, params string[] extraArgs)
+    public static LabDirector Start(LabCluster lab, string host, params string[] extraArgs) =>
+        Start(lab, host, extraArgs, StartTimeout, CancellationToken.None);
+
+    /// <summary>
+    /// Starts the daemon in <paramref name="host"/> and waits until its control socket answers, at most
+    /// <paramref name="timeout"/>; a cancelled wait leaves the process to <see cref="LabCluster.Down()"/>.
+    /// </summary>
+    public static LabDirector Start(LabCluster lab, string host, IReadOnlyList<string> extraArgs, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(lab);
+        ArgumentNullException.ThrowIfNull(extraArgs);
         var socket = Path.Combine(lab.StateDirectory, host + ".sock");
         string[] argv = [FulcrumPath, "run", "-i", "eth0", "--control", socket, .. extraArgs];
         var process = lab.StartProcess(host, argv);
         var director = new LabDirector(lab, host, process, socket);
-        director.WaitReady();
+        director.WaitReady(timeout, cancellationToken);
         return director;
     }
 
@@ -70,11 +80,107 @@ public sealed class LabDirector
     public CommandResult Status(bool json = false) =>
         ExternalCommand.Run(FulcrumPath, json ? ["status", "--control", ControlSocket, "--json"] : ["status", "--control", ControlSocket]);
 
-    private void WaitReady()
+    /// <summary>
+    /// One request on the control socket, in this process (what `fulcrum adm`/`status` send): cheap enough
+    /// to poll every few milliseconds. Throws <see cref="SocketException"/> when the daemon is not there.
+    /// </summary>
+    public ControlProtocol.Response Call(string verb, params string[] args) =>
+        ControlProtocol.CallAsync(ControlSocket, new ControlProtocol.Request(verb, args, ""), CancellationToken.None)
+            .GetAwaiter().GetResult();
+
+    /// <summary>The state of VRRP instance <paramref name="instance"/> ("MASTER", "BACKUP", ...), or null if the daemon does not answer.</summary>
+    public string? VrrpState(string instance = LabHaConfig.InstanceName)
     {
-        var deadline = DateTime.UtcNow + StartTimeout;
+        if (Process.HasExited)
+        {
+            return null;
+        }
+
+        try
+        {
+            return ParseVrrpState(Call("status").Stdout, instance);
+        }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+            // Not listening yet, or gone while answering (a killed daemon).
+            return null;
+        }
+    }
+
+    /// <summary>The real servers of VIP:80 with their weights (`adm -ln`), or null if the daemon does not answer.</summary>
+    public IReadOnlyDictionary<string, int>? RealServerWeights()
+    {
+        if (Process.HasExited)
+        {
+            return null;
+        }
+
+        try
+        {
+            return ParseWeights(Call("adm", "-ln", "-t", LabAddresses.Vip + ":" + LabCluster.HttpPort).Stdout);
+        }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The director's connection entries (`adm -lnc`) as client port → real server address.</summary>
+    public IReadOnlyDictionary<int, string> ConnectionsByClientPort()
+    {
+        var map = new Dictionary<int, string>();
+        foreach (var line in Call("adm", "-lnc").Stdout.Split('\n'))
+        {
+            // "TCP 14:59  ESTABLISHED 203.0.113.10:40000 198.51.100.100:80  198.51.100.2:80"
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length >= 6 && f[0] == "TCP" && f[3].StartsWith(LabAddresses.Client + ":", StringComparison.Ordinal)
+                && int.TryParse(f[3].AsSpan(f[3].LastIndexOf(':') + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port))
+            {
+                map[port] = f[5][..f[5].LastIndexOf(':')];
+            }
+        }
+
+        return map;
+    }
+
+    /// <summary>The state word of an instance's line in `fulcrum status` ("  VI_1 eth0 vrid 51 v3 MASTER priority 150 ...").</summary>
+    internal static string? ParseVrrpState(string status, string instance)
+    {
+        foreach (var line in status.Split('\n'))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length >= 6 && f[0] == instance && f[2] == "vrid")
+            {
+                return f[5];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>`ipvsadm -ln` real server lines ("  -> 198.51.100.2:80  Route  1  0  0") as address → weight.</summary>
+    internal static IReadOnlyDictionary<string, int> ParseWeights(string list)
+    {
+        var map = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var line in list.Split('\n'))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length >= 4 && f[0] == "->" && f[1] != "RemoteAddress:Port"
+                && int.TryParse(f[3], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int weight))
+            {
+                map[f[1][..f[1].LastIndexOf(':')]] = weight;
+            }
+        }
+
+        return map;
+    }
+
+    private void WaitReady(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (Process.HasExited)
             {
                 throw new InvalidOperationException($"fulcrum run in {Host} exited at start: {Process.ReadLog().Trim()}");
@@ -92,7 +198,7 @@ public sealed class LabDirector
             }
         }
 
-        throw new TimeoutException($"fulcrum run in {Host} did not open {ControlSocket} within {StartTimeout.TotalSeconds} s: {Process.ReadLog().Trim()}");
+        throw new TimeoutException($"fulcrum run in {Host} did not open {ControlSocket} within {timeout.TotalSeconds} s: {Process.ReadLog().Trim()}");
     }
 
     private static string LocateFulcrum()

@@ -141,11 +141,27 @@ public sealed unsafe class PacketRing : IDisposable
                 Errno.Throw($"bind(AF_PACKET, ifindex {ifIndex})");
             }
 
-            // fanout_add requires a bound, running socket.
+            // fanout_add requires a bound, running socket. No PACKET_FANOUT_FLAG_DEFRAG: the data plane drops
+            // IPv4 fragments (IPVS would reassemble them first), and a reassembled datagram handed up by the
+            // group would be larger than the MTU a DR hop can forward as one frame.
             if (options.FanoutGroup is int group)
             {
-                int flags = Packet.PACKET_FANOUT_HASH | (options.IgnoreOutgoing ? Packet.PACKET_FANOUT_FLAG_IGNORE_OUTGOING : 0);
+                int mode = options.FanoutSourcePrefix is null ? Packet.PACKET_FANOUT_HASH : Packet.PACKET_FANOUT_CBPF;
+                int flags = mode | (options.IgnoreOutgoing ? Packet.PACKET_FANOUT_FLAG_IGNORE_OUTGOING : 0);
                 SetInt(Packet.SOL_PACKET, Packet.PACKET_FANOUT, (group & 0xFFFF) | (flags << 16), "setsockopt(PACKET_FANOUT)");
+                if (options.FanoutSourcePrefix is int prefix)
+                {
+                    // fanout_set_data: the program belongs to the group; each member sets the same one.
+                    var program = SourceHashProgram(prefix);
+                    fixed (sock_filter* insns = program)
+                    {
+                        var fprog = new sock_fprog { len = (ushort)program.Length, filter = insns };
+                        if (Libc.SetSockOpt(fd, Packet.SOL_PACKET, Packet.PACKET_FANOUT_DATA, &fprog, (uint)sizeof(sock_fprog)) != 0)
+                        {
+                            Errno.Throw("setsockopt(PACKET_FANOUT_DATA)");
+                        }
+                    }
+                }
             }
         }
         catch
@@ -153,6 +169,29 @@ public sealed unsafe class PacketRing : IDisposable
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The classic BPF program of a source-address fanout: A = IPv4 source &amp; mask, multiplied by the
+    /// golden-ratio constant and shifted so the low bits the kernel's "% members" (fanout_demux_bpf) keeps
+    /// depend on every address bit; frames other than IPv4 return 0.
+    /// </summary>
+    internal static sock_filter[] SourceHashProgram(int prefix)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(prefix, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(prefix, 32);
+        uint mask = prefix == 32 ? uint.MaxValue : ~(uint.MaxValue >> prefix);
+        return
+        [
+            new(Cbpf.BPF_LD | Cbpf.BPF_W | Cbpf.BPF_ABS, 0, 0, Cbpf.SKF_AD_PROTOCOL),
+            new(Cbpf.BPF_JMP | Cbpf.BPF_JEQ | Cbpf.BPF_K, 0, 5, 0x0800),
+            new(Cbpf.BPF_LD | Cbpf.BPF_W | Cbpf.BPF_ABS, 0, 0, unchecked((uint)(Cbpf.SKF_NET_OFF + 12))),
+            new(Cbpf.BPF_ALU | Cbpf.BPF_AND | Cbpf.BPF_K, 0, 0, mask),
+            new(Cbpf.BPF_ALU | Cbpf.BPF_MUL | Cbpf.BPF_K, 0, 0, 0x9E3779B1),
+            new(Cbpf.BPF_ALU | Cbpf.BPF_RSH | Cbpf.BPF_K, 0, 0, 16),
+            new(Cbpf.BPF_RET | Cbpf.BPF_A, 0, 0, 0),
+            new(Cbpf.BPF_RET | Cbpf.BPF_K, 0, 0, 0),
+        ];
     }
 
     /// <summary>The interface the ring is bound to.</summary>

@@ -44,6 +44,14 @@ public sealed record PacketRingOptions
     public int? FanoutGroup { get; init; }
 
     /// <summary>
+    /// With <see cref="FanoutGroup"/>: instead of the kernel's flow hash, the group runs a classic BPF program
+    /// (PACKET_FANOUT_CBPF) that hashes the IPv4 source address masked to this many leading bits (1..32), so
+    /// every flow of one client (or client network) reaches the same member; frames that are not IPv4 go to
+    /// member 0. Null: PACKET_FANOUT_HASH.
+    /// </summary>
+    public int? FanoutSourcePrefix { get; init; }
+
+    /// <summary>
     /// PACKET_QDISC_BYPASS: transmit straight to the driver queue, skipping the qdisc and the taps (tcpdump
     /// on the director no longer sees forwarded frames, and traffic shaping on the interface is ignored).
     /// Off by default; see docs in the Linux README for the measurement.

@@ -7,6 +7,7 @@ namespace Fulcrum.Linux;
 public static class RawIpSocket
 {
     private const int AfInet = 2;
+    private const int AfInet6 = 10;
 
     /// <summary>
     /// socket(AF_INET, SOCK_RAW, <paramref name="protocol"/>) wrapped in a managed <see cref="Socket"/>, in the
@@ -20,6 +21,18 @@ public static class RawIpSocket
         if (fd < 0)
         {
             Errno.Throw($"socket(AF_INET, SOCK_RAW, {protocol})");
+        }
+
+        return new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+    }
+
+    /// <summary>socket(AF_INET6, SOCK_RAW, <paramref name="protocol"/>) as a managed <see cref="Socket"/> (see <see cref="OpenIpv4"/>).</summary>
+    public static Socket OpenIpv6(int protocol)
+    {
+        int fd = Libc.Socket(AfInet6, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, protocol);
+        if (fd < 0)
+        {
+            Errno.Throw($"socket(AF_INET6, SOCK_RAW, {protocol})");
         }
 
         return new Socket(new SafeSocketHandle(fd, ownsHandle: true));

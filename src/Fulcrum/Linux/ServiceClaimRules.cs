@@ -20,7 +20,7 @@ namespace Fulcrum.Linux;
 /// Driven through the <c>nft</c> CLI with the script on stdin: libnftables has no .NET binding, and its
 /// CLI/JSON input is the interface nftables keeps stable. Each change is one <c>nft -f -</c> run, which the
 /// kernel applies as one transaction. Rules are per network namespace (the namespace <c>nft</c> runs in is the
-/// calling thread's). IPv4 only for now; an ip6 set and rule slot in beside the ip ones.
+/// calling thread's). IPv6 services get a set and rule of their own (services6, ip6 daddr).
 /// </remarks>
 public sealed class ServiceClaimRules : IDisposable
 {
@@ -108,12 +108,13 @@ public sealed class ServiceClaimRules : IDisposable
         ArgumentNullException.ThrowIfNull(services);
         string table = TableName(ifName);
         var elements = new SortedSet<string>(StringComparer.Ordinal);
+        var elements6 = new SortedSet<string>(StringComparer.Ordinal);
         foreach ((IpProtocol protocol, IPAddress vip, ushort port) in services)
         {
             ArgumentNullException.ThrowIfNull(vip);
-            if (vip.AddressFamily != AddressFamily.InterNetwork)
+            if (vip.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
             {
-                throw new NotSupportedException($"Virtual service {vip}: only IPv4 services are claimed so far.");
+                throw new NotSupportedException($"Virtual service {vip}: not an IPv4 or IPv6 address.");
             }
 
             string proto = protocol switch
@@ -123,7 +124,8 @@ public sealed class ServiceClaimRules : IDisposable
                 IpProtocol.Sctp => "sctp",
                 _ => throw new ArgumentOutOfRangeException(nameof(services), protocol, "Unknown protocol."),
             };
-            elements.Add(string.Create(CultureInfo.InvariantCulture, $"{vip} . {proto} . {port}"));
+            (vip.AddressFamily == AddressFamily.InterNetwork ? elements : elements6)
+                .Add(string.Create(CultureInfo.InvariantCulture, $"{vip} . {proto} . {port}"));
         }
 
         var s = new StringBuilder();
@@ -137,6 +139,15 @@ public sealed class ServiceClaimRules : IDisposable
         }
 
         s.Append("\t}\n");
+
+        // The IPv6 set only when there are IPv6 services, so an IPv4-only director's table reads as before.
+        if (elements6.Count > 0)
+        {
+            s.Append("\tset services6 {\n\t\ttype ipv6_addr . inet_proto . inet_service\n");
+            s.Append("\t\telements = { ").AppendJoin(", ", elements6).Append(" }\n");
+            s.Append("\t}\n");
+        }
+
         s.Append("\tchain ingress {\n");
         s.Append("\t\ttype filter hook ingress device \"").Append(ifName).Append("\" priority ")
             .Append(Priority.ToString(CultureInfo.InvariantCulture)).Append("; policy accept;\n");
@@ -144,6 +155,14 @@ public sealed class ServiceClaimRules : IDisposable
         // Non-first fragments have no ports: th dport does not match them, so they reach the stack, as
         // IPVS leaves them to the stack too.
         s.Append("\t\tip daddr . meta l4proto . th dport @services4 drop\n");
+
+        // nft finds an IPv6 packet's transport header behind extension headers (ipv6_find_hdr), so a service
+        // packet the data plane counts as ExtensionHeader is still kept from the stack.
+        if (elements6.Count > 0)
+        {
+            s.Append("\t\tip6 daddr . meta l4proto . th dport @services6 drop\n");
+        }
+
         s.Append("\t}\n}\n");
         return s.ToString();
     }

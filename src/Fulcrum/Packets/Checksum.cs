@@ -74,6 +74,27 @@ public static class Checksum
         (source >> 16) + (source & 0xFFFF) + (destination >> 16) + (destination & 0xFFFF) + protocol + (uint)(ushort)l4Length;
 
     /// <summary>
+    /// The unfolded sum of the IPv6 pseudo-header (RFC 8200 section 8.1): source, destination, the 32-bit
+    /// upper-layer packet length and the next header (TCP/UDP), each as 16-bit words.
+    /// </summary>
+    public static uint PseudoHeaderSum6(UInt128 source, UInt128 destination, byte protocol, int l4Length) =>
+        SumWords(source) + SumWords(destination) + ((uint)l4Length >> 16) + ((uint)l4Length & 0xFFFF) + protocol;
+
+    // The eight 16-bit words of an address; each ≤ 0xFFFF, so the sum stays below 2^19.
+    private static uint SumWords(UInt128 a)
+    {
+        ulong hi = (ulong)(a >> 64);
+        ulong lo = (ulong)a;
+        return (uint)((hi >> 48) + ((hi >> 32) & 0xFFFF) + ((hi >> 16) & 0xFFFF) + (hi & 0xFFFF)
+            + (lo >> 48) + ((lo >> 32) & 0xFFFF) + ((lo >> 16) & 0xFFFF) + (lo & 0xFFFF));
+    }
+
+    /// <summary>The pseudo-header sum of a classified packet, IPv4 or IPv6.</summary>
+    public static uint PseudoHeaderSum(in ParsedPacket p, int l4Length) => p.IsIPv6
+        ? PseudoHeaderSum6(p.SourceAddress6, p.DestinationAddress6, p.Protocol, l4Length)
+        : PseudoHeaderSum(p.SourceAddress, p.DestinationAddress, p.Protocol, l4Length);
+
+    /// <summary>
     /// RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'): the checksum after one 16-bit field changes from
     /// <paramref name="oldValue"/> to <paramref name="newValue"/>. For UDP keep a 0 ("none") checksum
     /// as 0 and write a 0 result as 0xFFFF; this method does neither.
@@ -89,7 +110,7 @@ public static class Checksum
     }
 
     /// <summary>
-    /// Computes and writes the full TCP or UDP checksum (IPv4 pseudo-header + segment) of a frame
+    /// Computes and writes the full TCP or UDP checksum (IPv4 or IPv6 pseudo-header + segment) of a frame
     /// the classifier accepted. Frames between veths arrive with CHECKSUM_PARTIAL (the field holds only
     /// the folded pseudo-header sum, TP_STATUS_CSUMNOTREADY on the ring); the real server's stack drops
     /// them unless someone completes the sum, which a NIC would have done on transmit. Any value in the
@@ -102,7 +123,7 @@ public static class Checksum
         Span<byte> segment = frame.Slice(p.L4Offset, length);
         int field = p.Protocol == IpProtocols.Tcp ? TcpHeader.ChecksumOffset : UdpHeader.ChecksumOffset;
         BinaryPrimitives.WriteUInt16BigEndian(segment[field..], 0);
-        ushort value = Finish(Add(segment, PseudoHeaderSum(p.SourceAddress, p.DestinationAddress, p.Protocol, length)));
+        ushort value = Finish(Add(segment, PseudoHeaderSum(in p, length)));
         if (value == 0 && p.Protocol == IpProtocols.Udp)
             value = 0xFFFF;
         BinaryPrimitives.WriteUInt16BigEndian(segment[field..], value);
@@ -110,15 +131,16 @@ public static class Checksum
 
     /// <summary>
     /// True when the TCP or UDP checksum of a classified frame verifies (a UDP checksum of 0, "none",
-    /// counts as valid). Meant for tests and diagnostics, not the forwarding path.
+    /// counts as valid over IPv4; over IPv6 it is invalid, RFC 8200 section 8.1). Meant for tests and
+    /// diagnostics, not the forwarding path.
     /// </summary>
     public static bool VerifyTransportChecksum(ReadOnlySpan<byte> frame, in ParsedPacket p)
     {
         int length = TransportLength(frame, in p);
         ReadOnlySpan<byte> segment = frame.Slice(p.L4Offset, length);
         if (p.Protocol == IpProtocols.Udp && BinaryPrimitives.ReadUInt16BigEndian(segment[UdpHeader.ChecksumOffset..]) == 0)
-            return true;
-        return Fold(Add(segment, PseudoHeaderSum(p.SourceAddress, p.DestinationAddress, p.Protocol, length))) == 0xFFFF;
+            return !p.IsIPv6;
+        return Fold(Add(segment, PseudoHeaderSum(in p, length))) == 0xFFFF;
     }
 
     private static int TransportLength(ReadOnlySpan<byte> frame, in ParsedPacket p)

@@ -19,7 +19,10 @@ public enum DropReason : byte
     BadLength,
     /// <summary>IPv4 header checksum does not verify.</summary>
     BadChecksum,
-    /// <summary>An IPv4 fragment (MF set or offset non-zero): ports are unknown, IPVS does not balance it here.</summary>
+    /// <summary>
+    /// An IPv4 fragment (MF set or offset non-zero), or an IPv6 packet whose next header is a Fragment header
+    /// (RFC 8200 section 4.5): ports are unknown or not in this frame, so it is not balanced here.
+    /// </summary>
     Fragment,
     /// <summary>TCP data offset below 5 words or beyond the packet.</summary>
     BadTcpHeader,
@@ -35,6 +38,18 @@ public enum DropReason : byte
     NoNeighbour,
     /// <summary>The TX ring had no free slot.</summary>
     TxFull,
+    /// <summary>The drop_packet defense dropped a connection-creating packet (ip_vs_todrop).</summary>
+    DefenseDropPacket,
+
+    // IPv6 (Packets/), after the IPv4 and balancing reasons so their numbers stay as they were.
+    /// <summary>A version nibble other than 6 under the IPv6 EtherType, or a multicast source (RFC 4291 2.7; ip6_rcv_core drops both).</summary>
+    BadIpv6Header,
+    /// <summary>
+    /// An IPv6 packet whose next header is an extension header other than Fragment (hop-by-hop, routing,
+    /// destination options, AH, mobility, HIP, shim6, experimental): the data plane does not walk them, so a
+    /// TCP/UDP packet behind one is not balanced. The kernel's IPVS skips them (ipv6_find_hdr); we count instead.
+    /// </summary>
+    ExtensionHeader,
 
     Count,
 }

@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Fulcrum.Packets;
 
 /// <summary>
-/// The first look at every received frame: Ethernet (+ at most one 802.1Q tag) → IPv4 → TCP/UDP.
+/// The first look at every received frame: Ethernet (+ at most one 802.1Q tag) → IPv4 or IPv6 → TCP/UDP.
 /// Bounds-checks every read before it (as Katran's parser does), never throws and never allocates.
 /// </summary>
 public static class FrameClassifier
@@ -11,7 +12,7 @@ public static class FrameClassifier
     /// <summary>
     /// Classifies one frame. <see cref="FrameKind.Transport"/>: <paramref name="packet"/> is filled and
     /// <paramref name="reason"/> is <see cref="DropReason.None"/>. <see cref="FrameKind.Other"/>: a
-    /// non-IPv4 EtherType (ARP, IPv6, stacked tags ...) or an IPv4 protocol other than TCP/UDP; the
+    /// non-IP EtherType (ARP, stacked tags ...) or an IP protocol other than TCP/UDP (ICMPv6 and NDP too); the
     /// kernel keeps it. <see cref="FrameKind.Malformed"/>: <paramref name="reason"/> says why.
     /// </summary>
     /// <remarks>
@@ -22,6 +23,9 @@ public static class FrameClassifier
     /// it is fine); BadChecksum (header checksum); then protocols other than TCP/UDP are Other, even when
     /// fragmented; Fragment (MF set or offset non-zero); Truncated (TCP payload &lt; 20 or UDP &lt; 8 bytes
     /// within the total length); BadTcpHeader (data offset &lt; 5 or beyond the total length).
+    /// IPv6 (<see cref="ClassifyIpv6"/>): Truncated (fewer than 40 bytes); BadIpv6Header (version not 6, or a
+    /// multicast source); BadLength (40 + payload length beyond the frame); then by next header: TCP/UDP as
+    /// for IPv4; Fragment (a Fragment header); ExtensionHeader (any other extension header); the rest is Other.
     /// </remarks>
     public static FrameKind Classify(Span<byte> frame, out ParsedPacket packet, out DropReason reason)
     {
@@ -40,7 +44,7 @@ public static class FrameClassifier
             l3 = EthernetFrame.TaggedHeaderLength;
         }
         if (etherType != EtherTypes.Ipv4)
-            return FrameKind.Other;
+            return etherType == EtherTypes.Ipv6 ? ClassifyIpv6(frame, l3, ref packet, out reason) : FrameKind.Other;
 
         Span<byte> ip = frame[l3..];
         if (ip.Length < Ipv4Header.MinLength)
@@ -61,20 +65,8 @@ public static class FrameClassifier
             return Malformed(DropReason.Fragment, out reason);
 
         Span<byte> l4 = ip[ihl..totalLength];
-        byte tcpFlags = 0;
-        if (protocol == IpProtocols.Tcp)
-        {
-            if (l4.Length < TcpHeader.MinLength)
-                return Malformed(DropReason.Truncated, out reason);
-            int dataOffset = (l4[12] >> 4) * 4;
-            if (dataOffset < TcpHeader.MinLength || dataOffset > l4.Length)
-                return Malformed(DropReason.BadTcpHeader, out reason);
-            tcpFlags = l4[13];
-        }
-        else if (l4.Length < UdpHeader.Length)
-        {
-            return Malformed(DropReason.Truncated, out reason);
-        }
+        if (!CheckTransport(l4, protocol, out byte tcpFlags, out reason))
+            return FrameKind.Malformed;
 
         packet.L3Offset = l3;
         packet.L4Offset = l3 + ihl;
@@ -86,6 +78,78 @@ public static class FrameClassifier
         packet.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
         packet.IpLength = totalLength;
         return FrameKind.Transport;
+    }
+
+    /// <summary>
+    /// The IPv6 half of <see cref="Classify"/>: the fixed header (RFC 8200 section 3) and a TCP/UDP header right
+    /// behind it. Extension headers are not walked (see <see cref="DropReason.ExtensionHeader"/>).
+    /// </summary>
+    private static FrameKind ClassifyIpv6(Span<byte> frame, int l3, ref ParsedPacket packet, out DropReason reason)
+    {
+        reason = DropReason.None;
+        Span<byte> ip = frame[l3..];
+        if (ip.Length < Ipv6Header.Length)
+            return Malformed(DropReason.Truncated, out reason);
+        if (ip[0] >> 4 != 6 || ip[8] == 0xFF)
+            return Malformed(DropReason.BadIpv6Header, out reason);
+        int length = Ipv6Header.Length + BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
+        if (length > ip.Length)
+            return Malformed(DropReason.BadLength, out reason);
+
+        byte next = ip[6];
+        if (next != IpProtocols.Tcp && next != IpProtocols.Udp)
+        {
+            if (next == IpProtocols.Ipv6Fragment)
+                return Malformed(DropReason.Fragment, out reason);
+            return IpProtocols.IsIpv6ExtensionHeader(next) ? Malformed(DropReason.ExtensionHeader, out reason) : FrameKind.Other;
+        }
+
+        Span<byte> l4 = ip[Ipv6Header.Length..length];
+        if (!CheckTransport(l4, next, out byte tcpFlags, out reason))
+            return FrameKind.Malformed;
+
+        packet.L3Offset = l3;
+        packet.L4Offset = l3 + Ipv6Header.Length;
+        packet.Protocol = next;
+        packet.TcpFlags = tcpFlags;
+        packet.IsIPv6 = true;
+        packet.SourceAddress6 = BinaryPrimitives.ReadUInt128BigEndian(ip[8..]);
+        packet.DestinationAddress6 = BinaryPrimitives.ReadUInt128BigEndian(ip[24..]);
+        packet.SourceAddress = ParsedPacket.Fold(packet.SourceAddress6);
+        packet.DestinationAddress = ParsedPacket.Fold(packet.DestinationAddress6);
+        packet.SourcePort = BinaryPrimitives.ReadUInt16BigEndian(l4);
+        packet.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(l4[2..]);
+        packet.IpLength = length;
+        return FrameKind.Transport;
+    }
+
+    /// <summary>Truncated (TCP &lt; 20 or UDP &lt; 8 bytes) or BadTcpHeader (data offset &lt; 5 or beyond the segment).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool CheckTransport(Span<byte> l4, byte protocol, out byte tcpFlags, out DropReason reason)
+    {
+        tcpFlags = 0;
+        reason = DropReason.None;
+        if (protocol == IpProtocols.Tcp)
+        {
+            if (l4.Length < TcpHeader.MinLength)
+            {
+                reason = DropReason.Truncated;
+                return false;
+            }
+            int dataOffset = (l4[12] >> 4) * 4;
+            if (dataOffset < TcpHeader.MinLength || dataOffset > l4.Length)
+            {
+                reason = DropReason.BadTcpHeader;
+                return false;
+            }
+            tcpFlags = l4[13];
+        }
+        else if (l4.Length < UdpHeader.Length)
+        {
+            reason = DropReason.Truncated;
+            return false;
+        }
+        return true;
     }
 
     private static FrameKind Malformed(DropReason why, out DropReason reason)

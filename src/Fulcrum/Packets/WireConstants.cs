@@ -17,6 +17,26 @@ public static class IpProtocols
     public const byte Tcp = 6;
     public const byte Udp = 17;
     public const byte Icmpv6 = 58;
+
+    // IPv6 extension headers (RFC 8200 section 4, IANA "IPv6 Extension Header Types").
+    public const byte Ipv6HopByHop = 0;
+    public const byte Ipv6Routing = 43;
+    public const byte Ipv6Fragment = 44;
+    public const byte Ipv6DestinationOptions = 60;
+    public const byte Ah = 51;
+    public const byte Ipv6Mobility = 135;
+    public const byte Hip = 139;
+    public const byte Shim6 = 140;
+
+    /// <summary>
+    /// True for the IPv6 extension headers that may precede a TCP/UDP header (the IANA list; ESP is left out:
+    /// what follows it is encrypted, so it is a protocol of its own for us).
+    /// </summary>
+    public static bool IsIpv6ExtensionHeader(byte next) => next switch
+    {
+        Ipv6HopByHop or Ipv6Routing or Ipv6Fragment or Ipv6DestinationOptions or Ah or Ipv6Mobility or Hip or Shim6 or 253 or 254 => true,
+        _ => false,
+    };
     public const byte Vrrp = 112;
 }
 

@@ -10,14 +10,21 @@ namespace Fulcrum.Vrrp;
 /// <param name="AdvertInterval">v2: whole seconds 1..255; v3: centiseconds 1..4095.</param>
 /// <param name="Password">v2 PASS authentication: up to 8 bytes, zero-padded on the wire; null for none.</param>
 /// <param name="V3ChecksumAsV2">keepalived's v3_checksum_as_v2: v3 IPv4 checksum without the pseudo-header.</param>
+/// <param name="Ipv6Addresses">IPv6 (v3 only, RFC 5798 §5.2.9): the virtual addresses as 128-bit numbers; <paramref name="Addresses"/> is then empty.</param>
 public sealed record VrrpMessageFormat(
     int Version,
     byte VirtualRouterId,
     IReadOnlyList<uint> Addresses,
     TimeSpan AdvertInterval,
     byte[]? Password = null,
-    bool V3ChecksumAsV2 = false)
+    bool V3ChecksumAsV2 = false,
+    IReadOnlyList<UInt128>? Ipv6Addresses = null)
 {
+    public bool IsIpv6 => Ipv6Addresses is not null;
+
+    /// <summary>How many addresses an advert carries.</summary>
+    public int AddressCount => Ipv6Addresses?.Count ?? Addresses.Count;
+
     /// <summary>The advert interval as the packet carries it: seconds (v2) or centiseconds (v3).</summary>
     public int WireInterval => Version == 2
         ? (int)Math.Clamp(Math.Round(AdvertInterval.TotalSeconds), 1, 255)
@@ -25,8 +32,8 @@ public sealed record VrrpMessageFormat(
 }
 
 /// <summary>A validated advertisement: who sent it, with what priority and interval.</summary>
-/// <param name="Source">The IPv4 source address, host order (the sender's primary address).</param>
-public readonly record struct VrrpAdvertisement(uint Source, byte Priority, TimeSpan AdvertInterval);
+/// <param name="Source">The source address as a number (IPv4 host order in the low 32 bits; IPv6 the sender's link-local): the sender's primary address.</param>
+public readonly record struct VrrpAdvertisement(UInt128 Source, byte Priority, TimeSpan AdvertInterval);
 
 /// <summary>Why a received packet was not accepted (keepalived's vrrp_check_packet reasons).</summary>
 public enum VrrpReceiveResult
@@ -57,8 +64,80 @@ public static class VrrpCodec
     /// <summary>keepalived's IPv4 TOS for adverts (vrrp.c vrrp_build_ip4: IPTOS_PREC_INTERNETCONTROL).</summary>
     public const byte TypeOfService = 0xC0;
 
-    /// <summary>IPv4 header (20) + v2 header with 20 addresses and auth data: enough for any advert we build.</summary>
-    public const int MaxPacketLength = Ipv4Header.MinLength + VrrpPacket.HeaderLength + (255 * 4) + VrrpPacket.AuthDataLength;
+    /// <summary>An advert with 255 IPv6 addresses (or an IPv4 header, 255 IPv4 addresses and auth data): enough for any we build.</summary>
+    public const int MaxPacketLength = VrrpPacket.HeaderLength + (255 * 16);
+
+    /// <summary>ff02::12 (RFC 5798 §5.1.2.2).</summary>
+    public static readonly UInt128 MulticastGroup6 = new(0xFF02_0000_0000_0000, 0x12);
+
+    /// <summary>
+    /// Writes a v3 advertisement for IPv6 (the message only: the kernel's raw IPv6 socket adds the header, hop
+    /// limit 255, from <paramref name="source"/>). The checksum covers the IPv6 pseudo-header of RFC 8200 §8.1
+    /// (source, destination, upper-layer length, next header 112), as RFC 5798 §5.2.8 requires. Returns its length.
+    /// </summary>
+    public static int WriteIpv6Message(Span<byte> destination, VrrpMessageFormat format, byte priority, UInt128 source, UInt128 target)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        var addresses = format.Ipv6Addresses ?? throw new ArgumentException("not an IPv6 format", nameof(format));
+        int length = VrrpPacket.HeaderLength + (addresses.Count * 16);
+        Span<byte> m = destination[..length];
+        m.Clear();
+        m[0] = (3 << 4) | VrrpPacket.TypeAdvertisement;
+        m[1] = format.VirtualRouterId;
+        m[2] = priority;
+        m[3] = (byte)addresses.Count;
+        BinaryPrimitives.WriteUInt16BigEndian(m[4..], (ushort)(format.WireInterval & 0xFFF));
+        for (int i = 0; i < addresses.Count; i++)
+            BinaryPrimitives.WriteUInt128BigEndian(m[(VrrpPacket.HeaderLength + (i * 16))..], addresses[i]);
+        BinaryPrimitives.WriteUInt16BigEndian(m[6..], Checksum.Finish(Checksum.Add(m, PseudoHeaderSum6(source, target, length))));
+        return length;
+    }
+
+    /// <summary>
+    /// Checks a received IPv6 advert (the message; the raw socket strips the IPv6 header, and the kernel
+    /// enforces hop limit 255 through IPV6_MINHOPCOUNT) from <paramref name="source"/> to <paramref name="target"/>:
+    /// version 3, type, VRID, pseudo-header checksum, the address list, a non-zero interval.
+    /// </summary>
+    public static VrrpReceiveResult ValidateIpv6(Span<byte> message, VrrpMessageFormat format, UInt128 source, UInt128 target, out VrrpAdvertisement advertisement)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        advertisement = default;
+        var addresses = format.Ipv6Addresses ?? throw new ArgumentException("not an IPv6 format", nameof(format));
+        if (message.Length < VrrpPacket.HeaderLength)
+            return VrrpReceiveResult.TooShort;
+        int count = message[3];
+        int length = VrrpPacket.HeaderLength + (count * 16);
+        if (message.Length < length)
+            return VrrpReceiveResult.TooShort;
+        if (message[0] >> 4 != 3)
+            return VrrpReceiveResult.VersionMismatch;
+        if ((message[0] & 0xF) != VrrpPacket.TypeAdvertisement)
+            return VrrpReceiveResult.BadType;
+        if (message[1] != format.VirtualRouterId)
+            return VrrpReceiveResult.OtherRouter;
+        if (Checksum.Fold(Checksum.Add(message, PseudoHeaderSum6(source, target, message.Length))) != 0xFFFF)
+            return VrrpReceiveResult.BadChecksum;
+        if (count != addresses.Count)
+            return VrrpReceiveResult.AddressCountMismatch;
+        for (int i = 0; i < addresses.Count; i++)
+        {
+            bool found = false;
+            for (int j = 0; j < count && !found; j++)
+                found = BinaryPrimitives.ReadUInt128BigEndian(message[(VrrpPacket.HeaderLength + (j * 16))..]) == addresses[i];
+            if (!found)
+                return VrrpReceiveResult.AddressMismatch;
+        }
+
+        int centiseconds = BinaryPrimitives.ReadUInt16BigEndian(message[4..]) & 0xFFF;
+        if (centiseconds == 0)
+            return VrrpReceiveResult.IntervalMismatch;
+        advertisement = new VrrpAdvertisement(source, message[2], TimeSpan.FromMilliseconds(centiseconds * 10));
+        return VrrpReceiveResult.Ok;
+    }
+
+    /// <summary>The one's-complement sum of the IPv6 pseudo-header (RFC 8200 §8.1) for protocol 112.</summary>
+    internal static uint PseudoHeaderSum6(UInt128 source, UInt128 target, int upperLayerLength) =>
+        UnsolicitedNeighborAdvertisement.PseudoHeaderSum(source, target, upperLayerLength, IpProtocols.Vrrp);
 
     /// <summary>
     /// Writes a whole IPv4 packet (20-byte header, TOS 0xc0, id 0, TTL <paramref name="ttl"/>, protocol 112,

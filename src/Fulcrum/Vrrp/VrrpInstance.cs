@@ -33,7 +33,7 @@ public interface IVrrpInstanceIo
 /// <param name="Name">The vrrp_instance name.</param>
 /// <param name="Format">What the adverts carry (version, VRID, addresses, interval, auth).</param>
 /// <param name="Priority">1..255; 255 is the address owner (RFC 5798 §6.1).</param>
-/// <param name="PrimaryAddress">This router's own address on the interface, host order: the advert source and the tie-break.</param>
+/// <param name="PrimaryAddress">This router's own address on the interface as a number (IPv4 in the low 32 bits; IPv6 its link-local): the advert source and the tie-break.</param>
 /// <param name="Preempt">False for keepalived's nopreempt.</param>
 /// <param name="PreemptDelay">keepalived's preempt_delay: how long a BACKUP keeps accepting a lower-priority master.</param>
 /// <param name="GarpMasterDelay">keepalived's garp_master_delay: a second burst of GARPs this long after becoming MASTER (0: none).</param>
@@ -44,7 +44,7 @@ public sealed record VrrpInstanceOptions(
     string Name,
     VrrpMessageFormat Format,
     byte Priority,
-    uint PrimaryAddress,
+    UInt128 PrimaryAddress,
     bool Preempt = true,
     TimeSpan PreemptDelay = default,
     TimeSpan GarpMasterDelay = default,
@@ -80,14 +80,12 @@ public sealed class VrrpInstance
         _io = io;
         _time = time;
         _origin = time.GetTimestamp();
-        AdvertInterval = options.Format.Version == 2
-            ? TimeSpan.FromSeconds(options.Format.WireInterval)
-            : TimeSpan.FromMilliseconds(options.Format.WireInterval * 10);
+        AdvertInterval = IntervalOf(options.Format);
         MasterAdvertInterval = AdvertInterval;
         EffectivePriority = options.Priority;
     }
 
-    public VrrpInstanceOptions Options { get; }
+    public VrrpInstanceOptions Options { get; private set; }
 
     public string Name => Options.Name;
 
@@ -104,13 +102,13 @@ public sealed class VrrpInstance
     public int PriorityAdjustment { get; private set; }
 
     /// <summary>This router's configured Advertisement_Interval.</summary>
-    public TimeSpan AdvertInterval { get; }
+    public TimeSpan AdvertInterval { get; private set; }
 
     /// <summary>v3: the interval learned from the current master's adverts (RFC 5798 §6.4.2); v2: ours.</summary>
     public TimeSpan MasterAdvertInterval { get; private set; }
 
     /// <summary>The current master's primary address (ours when MASTER), host order; 0 when unknown.</summary>
-    public uint MasterAddress { get; private set; }
+    public UInt128 MasterAddress { get; private set; }
 
     /// <summary>
     /// Skew_Time in keepalived's integer microseconds (vrrp.h VRRP_TIMER_SKEW): v2 (256−prio)/256 s
@@ -130,6 +128,12 @@ public sealed class VrrpInstance
 
     /// <summary>Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.</summary>
     public TimeSpan MasterDownInterval => (DownTimerAdverts * MasterAdvertInterval) + SkewTime;
+
+    /// <summary>
+    /// How late the last Master_Down expiry was served (timer due → <see cref="Poll"/> noticed it): the
+    /// scheduling part of a takeover. Zero when the last takeover was not a timer's (owner start, sync group).
+    /// </summary>
+    public TimeSpan MasterDownLateness { get; private set; }
 
     /// <summary>Time until the next timer is due (zero if overdue), or null when none runs.</summary>
     public TimeSpan? DueIn
@@ -182,9 +186,9 @@ public sealed class VrrpInstance
     public void Poll()
     {
         var now = Now;
-        if (State == VrrpInstanceState.Backup && _masterDownAt <= now)
+        if (State == VrrpInstanceState.Backup && _masterDownAt is { } due && due <= now)
         {
-            BecomeMaster();
+            BecomeMaster(now - due);
             return;
         }
 
@@ -263,6 +267,59 @@ public sealed class VrrpInstance
         _io.SendGratuitousArps(this, 1);
         _advertAt = now + AdvertInterval;
         return true;
+    }
+
+    /// <summary>
+    /// A reload changed this instance's settings (same virtual router: interface, VRID and version are
+    /// unchanged). The state is kept: a MASTER stays MASTER and keeps its addresses, so a reload never moves
+    /// a VIP the new configuration still gives it (issue 3). A MASTER whose priority, addresses, auth or
+    /// interval changed advertises at once, so peers see the new values (and a backup that now outranks it
+    /// and preempts starts its Master_Down) without waiting an interval. Address changes on the interface
+    /// are the caller's (<see cref="IVrrpInstanceIo"/> owner): it knows which addresses were added.
+    /// </summary>
+    public void Reconfigure(VrrpInstanceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var old = Options;
+        Options = options;
+        AdvertInterval = IntervalOf(options.Format);
+        EffectivePriority = PriorityAdjustment == 0 ? options.Priority : (byte)Math.Clamp(options.Priority + PriorityAdjustment, 1, 254);
+        var now = Now;
+        switch (State)
+        {
+            case VrrpInstanceState.Master:
+                MasterAddress = options.PrimaryAddress;
+                MasterAdvertInterval = AdvertInterval;
+                bool advertChanged = old.Priority != options.Priority
+                    || old.PrimaryAddress != options.PrimaryAddress
+                    || old.Format.WireInterval != options.Format.WireInterval
+                    || !old.Format.Addresses.SequenceEqual(options.Format.Addresses)
+                    || !(old.Format.Ipv6Addresses ?? []).SequenceEqual(options.Format.Ipv6Addresses ?? [])
+                    || !SamePassword(old.Format.Password, options.Format.Password);
+                if (advertChanged)
+                {
+                    _io.SendAdvertisement(this, EffectivePriority);
+                    _advertAt = now + AdvertInterval;
+                }
+                else if (_advertAt > now + AdvertInterval)
+                {
+                    _advertAt = now + AdvertInterval;
+                }
+
+                if (old.GarpMasterRefresh != options.GarpMasterRefresh)
+                    _refreshAt = options.GarpMasterRefresh > TimeSpan.Zero ? now + options.GarpMasterRefresh : null;
+                break;
+            case VrrpInstanceState.Backup:
+                // v2: every router of a virtual router shares one interval (RFC 3768 §7.1 drops adverts
+                // carrying another), so Master_Down follows ours; v3 learns the master's from its adverts.
+                if (options.Format.Version == 2)
+                    MasterAdvertInterval = AdvertInterval;
+                if (!options.Preempt || options.PreemptDelay == TimeSpan.Zero)
+                    _preemptAt = null;
+                break;
+            default:
+                break;
+        }
     }
 
     /// <summary>Sync group: follow a member that became MASTER.</summary>
@@ -358,8 +415,9 @@ public sealed class VrrpInstance
         }
     }
 
-    private void BecomeMaster()
+    private void BecomeMaster(TimeSpan lateness = default)
     {
+        MasterDownLateness = lateness;
         var previous = State;
         var now = Now;
         State = VrrpInstanceState.Master;
@@ -381,7 +439,7 @@ public sealed class VrrpInstance
         _io.StateChanged(this, previous);
     }
 
-    private void BecomeBackup(uint master)
+    private void BecomeBackup(UInt128 master)
     {
         var previous = State;
         State = VrrpInstanceState.Backup;
@@ -410,6 +468,13 @@ public sealed class VrrpInstance
         _refreshAt = null;
         _preemptAt = null;
     }
+
+    private static TimeSpan IntervalOf(VrrpMessageFormat format) => format.Version == 2
+        ? TimeSpan.FromSeconds(format.WireInterval)
+        : TimeSpan.FromMilliseconds(format.WireInterval * 10);
+
+    private static bool SamePassword(byte[]? a, byte[]? b) =>
+        a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
 
     private static TimeSpan? Min(TimeSpan? a, TimeSpan? b) =>
         a is null ? b : b is null ? a : (a < b ? a : b);

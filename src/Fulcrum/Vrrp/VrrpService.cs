@@ -15,6 +15,20 @@ public sealed class VrrpServiceOptions
     /// commands and notify scripts then all live there. Null: the process's own namespace (the daemon).
     /// </summary>
     public string? NetworkNamespace { get; init; }
+
+    /// <summary>
+    /// SCHED_FIFO priority (1..99) of the VRRP thread; 0 leaves it a normal thread. On by default: at advert
+    /// 0.05 s a backup declares the master dead after about 160 ms, and on a director whose cores are busy
+    /// (its own data plane, or anything else) a normal thread can wait longer than that for a CPU. Without
+    /// CAP_SYS_NICE the thread falls back to nice -20, then to normal, and logs which it got. The environment
+    /// variable FULCRUM_VRRP_RT_PRIORITY overrides the default of 10 (bench/vrrp-false-failover.sh sets 0 to compare).
+    /// </summary>
+    public int RealtimePriority { get; init; } = DefaultRealtimePriority();
+
+    private static int DefaultRealtimePriority() =>
+        int.TryParse(Environment.GetEnvironmentVariable("FULCRUM_VRRP_RT_PRIORITY"), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int p)
+            ? Math.Clamp(p, 0, 99)
+            : 10;
 }
 
 /// <summary>One instance as `fulcrum status` shows it; <see cref="Transitions"/> counts state changes since start (metrics).</summary>
@@ -29,23 +43,33 @@ public sealed record VrrpInstanceStatus(
     IReadOnlyList<IPAddress> VirtualAddresses,
     long Transitions = 0);
 
+/// <summary>An instance changed state: what <see cref="VrrpService.InstanceStateChanged"/> reports.</summary>
+/// <param name="Instance">The instance as it is now (its new state in <see cref="VrrpInstanceStatus.State"/>).</param>
+/// <param name="Previous">The state it left.</param>
+public sealed record VrrpStateChange(VrrpInstanceStatus Instance, VrrpInstanceState Previous);
+
 /// <summary>
 /// Runs the configuration's vrrp_instances (IPv4) on one dedicated thread: it waits on all their sockets at
 /// once with the nearest timer as the timeout, so every state machine and the sync groups are driven from
 /// one place without locks. Members of a vrrp_sync_group move together: one becoming MASTER takes the others
 /// to MASTER, one leaving MASTER takes them to BACKUP (keepalived's sync group rule). Stopping the service
-/// resigns every MASTER with a priority-0 advert and removes its addresses.
+/// resigns every MASTER with a priority-0 advert and removes its addresses. <see cref="Reload"/> applies a
+/// new configuration's difference on the same thread (<see cref="VrrpReload"/>).
 /// </summary>
 public sealed class VrrpService : BackgroundService
 {
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(100);
 
-    private readonly KeepalivedConfiguration _configuration;
     private readonly TimeProvider _time;
     private readonly ILogger<VrrpService> _logger;
     private readonly VrrpServiceOptions _options;
     private readonly VrrpSyncGroups _syncGroups = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(KeepalivedConfiguration Configuration, TaskCompletionSource Done)> _reloads = new();
+    private readonly UnixDomainSocketEndPoint _wakeAddress = new("\0fulcrum-vrrp-" + Guid.NewGuid().ToString("N"));
+    private readonly Socket _waker = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+    private KeepalivedConfiguration _configuration;
     private IReadOnlyList<VrrpInstanceStatus> _status = [];
+    private List<VrrpLink> _links = [];
 
     public VrrpService(KeepalivedConfiguration configuration, TimeProvider time, ILogger<VrrpService> logger, VrrpServiceOptions? options = null)
     {
@@ -57,6 +81,33 @@ public sealed class VrrpService : BackgroundService
 
     /// <summary>The instances' current states (a snapshot, replaced whenever one changes).</summary>
     public IReadOnlyList<VrrpInstanceStatus> Instances => Volatile.Read(ref _status);
+
+    /// <summary>
+    /// Raised on the VRRP thread as an instance changes state (<see cref="Instances"/> follows within the round). Handlers
+    /// must return quickly: the thread also sends the adverts. Exceptions from handlers are logged and swallowed.
+    /// </summary>
+    public event Action<VrrpStateChange>? InstanceStateChanged;
+
+    /// <summary>
+    /// SIGHUP: applies <paramref name="configuration"/>'s vrrp_instances on the VRRP thread. New instances start,
+    /// removed ones stop (a MASTER resigns with priority 0 and removes its addresses), changed ones are updated
+    /// in place and keep their state, so an unchanged VIP of a MASTER never flaps; a different virtual router
+    /// under the same name (interface, VRID, version) is restarted. Completes once applied (or the service stopped).
+    /// </summary>
+    public Task Reload(KeepalivedConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _reloads.Enqueue((configuration, done));
+        Wake();
+        return done.Task;
+    }
+
+    public override void Dispose()
+    {
+        _waker.Dispose();
+        base.Dispose();
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -87,68 +138,50 @@ public sealed class VrrpService : BackgroundService
         return done.Task;
     }
 
-    private void Run(CancellationToken stoppingToken)
+    private void Wake()
     {
-        var links = new List<VrrpLink>();
-        using var tracking = new VrrpTracking(_configuration, _time, _logger);
         try
         {
-            foreach (var config in _configuration.VrrpInstances)
-            {
-                if (config.IsIpv6)
-                {
-                    _logger.LogWarning("({Instance}) IPv6 VRRP is not supported yet; instance skipped", config.Name);
-                    continue;
-                }
+            _waker.SendTo(new byte[1], _wakeAddress);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Not running yet (the first round reads the queue) or gone; the loop's timeout still ends it.
+        }
+    }
 
-                try
-                {
-                    links.Add(new VrrpLink(config, _logger, _syncGroups.Record, _time));
-                }
-                catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or NotSupportedException)
-                {
-                    // As keepalived: one broken instance (no such interface, no address) does not stop the others.
-                    _logger.LogError("({Instance}) cannot start: {Error}", config.Name, e.Message);
-                }
-            }
+    private void Run(CancellationToken stoppingToken)
+    {
+        RaisePriority();
+        using var tracking = new VrrpTracking(_configuration, _time, _logger);
 
-            var instances = new List<VrrpInstance>(links.Count);
-            foreach (var link in links)
-                instances.Add(link.Instance);
-            _syncGroups.Configure(_configuration.VrrpSyncGroups, instances);
-            foreach (var link in links)
-            {
-                tracking.Add(link.Instance, link.Config);
-                link.Instance.Start();
-            }
-
-            tracking.Poll();
-            _syncGroups.Apply();
-            Publish(links);
-
+        // Stopping must not wait for select's timeout: a MASTER's priority-0 advert is what lets the BACKUP
+        // take over after skew time only; a reload should apply at once too. An abstract Unix datagram socket
+        // (no file, no dependence on the namespace's loopback) wakes the select.
+        using var wake = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        wake.Bind(_wakeAddress);
+        using var wakeOnStop = stoppingToken.Register(Wake);
+        var wakeBuffer = new byte[16];
+        try
+        {
+            Apply(_configuration, tracking, initial: true);
             var buffer = new byte[65536];
-            var readable = new List<Socket>(links.Count);
-
-            // Stopping must not wait for select's timeout: a MASTER's priority-0 advert is what lets
-            // the BACKUP take over after skew time only. An abstract Unix datagram socket (no file,
-            // no dependence on the namespace's loopback) wakes the select when the token fires.
-            var wakeAddress = new UnixDomainSocketEndPoint("\0fulcrum-vrrp-" + Guid.NewGuid().ToString("N"));
-            using var wake = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-            wake.Bind(wakeAddress);
-            using var waker = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-            using var wakeOnStop = stoppingToken.Register(() =>
-            {
-                try
-                {
-                    waker.SendTo(new byte[1], wakeAddress);
-                }
-                catch (SocketException)
-                {
-                    // The loop's own timeout still ends it.
-                }
-            });
+            var readable = new List<Socket>();
             while (!stoppingToken.IsCancellationRequested)
             {
+                while (_reloads.TryDequeue(out var reload))
+                {
+                    try
+                    {
+                        Apply(reload.Configuration, tracking, initial: false);
+                    }
+                    finally
+                    {
+                        reload.Done.TrySetResult();
+                    }
+                }
+
+                var links = _links;
                 TimeSpan wait = MaxWait;
                 foreach (var link in links)
                 {
@@ -163,15 +196,14 @@ public sealed class VrrpService : BackgroundService
                     readable.Add(link.ArpListener);
                 }
 
-                if (readable.Count == 0)
+                readable.Add(wake);
+                Socket.Select(readable, null, null, Math.Max(1, (int)(wait.Ticks / TimeSpan.TicksPerMicrosecond)));
+                if (readable.Contains(wake))
                 {
-                    stoppingToken.WaitHandle.WaitOne(MaxWait);
-                    continue;
+                    while (wake.Available > 0)
+                        wake.Receive(wakeBuffer);
                 }
 
-                readable.Add(wake);
-
-                Socket.Select(readable, null, null, Math.Max(1, (int)(wait.Ticks / TimeSpan.TicksPerMicrosecond)));
                 foreach (var link in links)
                 {
                     if (readable.Contains(link.Socket))
@@ -189,7 +221,7 @@ public sealed class VrrpService : BackgroundService
         }
         finally
         {
-            foreach (var link in links)
+            foreach (var link in _links)
             {
                 try
                 {
@@ -203,7 +235,144 @@ public sealed class VrrpService : BackgroundService
                 link.Dispose();
             }
 
-            Publish(links);
+            Publish(_links);
+            while (_reloads.TryDequeue(out var reload))
+                reload.Done.TrySetResult();
+        }
+    }
+
+    private void RaisePriority()
+    {
+        if (_options.RealtimePriority <= 0)
+            return;
+        int fifo = ThreadScheduling.TrySetFifo(_options.RealtimePriority);
+        if (fifo == 0)
+        {
+            VrrpLog.Scheduling(_logger, $"SCHED_FIFO priority {_options.RealtimePriority}");
+            return;
+        }
+
+        int nice = ThreadScheduling.TrySetNice(-20);
+        VrrpLog.Scheduling(_logger, nice == 0 ? $"nice -20 (SCHED_FIFO refused: errno {fifo})" : $"normal (SCHED_FIFO errno {fifo}, nice errno {nice})");
+    }
+
+    /// <summary>Brings the running instances to <paramref name="next"/>'s (all of them new on the first call).</summary>
+    private void Apply(KeepalivedConfiguration next, VrrpTracking tracking, bool initial)
+    {
+        var wanted = new List<Fulcrum.Config.VrrpInstance>();
+        foreach (var config in next.VrrpInstances)
+            wanted.Add(config);
+
+        var running = new List<Fulcrum.Config.VrrpInstance>(_links.Count);
+        foreach (var link in _links)
+            running.Add(link.Config);
+        int[] pairs = VrrpReload.Pair(running, wanted);
+        var continued = new bool[_links.Count];
+        var actions = new VrrpReloadAction[wanted.Count];
+        for (int i = 0; i < wanted.Count; i++)
+        {
+            if (pairs[i] < 0)
+                continue;
+            actions[i] = VrrpReload.ActionFor(_links[pairs[i]].Config, wanted[i]);
+            continued[pairs[i]] = actions[i] != VrrpReloadAction.Replace;
+        }
+
+        // Removed (and replaced) instances go first, so their addresses are off the interface before a
+        // continued or new instance that now carries one of them adds it.
+        for (int j = 0; j < _links.Count; j++)
+        {
+            if (continued[j])
+                continue;
+            var link = _links[j];
+            _logger.LogInformation("({Instance}) removed by the reload: stopping", link.Instance.Name);
+            try
+            {
+                link.Instance.Stop();
+            }
+            finally
+            {
+                link.Dispose();
+            }
+        }
+
+        var links = new List<VrrpLink>(wanted.Count);
+        var started = new List<VrrpLink>();
+        for (int i = 0; i < wanted.Count; i++)
+        {
+            var config = wanted[i];
+            if (pairs[i] >= 0 && actions[i] != VrrpReloadAction.Replace)
+            {
+                var link = _links[pairs[i]];
+                if (actions[i] == VrrpReloadAction.Update)
+                {
+                    _logger.LogInformation(
+                        "({Instance}) changed by the reload ({Settings}): updated in place, staying {State}",
+                        config.Name,
+                        string.Join(", ", VrrpReload.Differences(link.Config, config)),
+                        link.Instance.State.ToString().ToUpperInvariant());
+                    link.Reconfigure(config);
+                }
+
+                links.Add(link);
+                continue;
+            }
+
+            try
+            {
+                var link = new VrrpLink(config, _logger, OnStateChanged, _time);
+                links.Add(link);
+                started.Add(link);
+                if (!initial)
+                    _logger.LogInformation("({Instance}) added by the reload: starting", config.Name);
+            }
+            catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or NotSupportedException)
+            {
+                // As keepalived: one broken instance (no such interface, no address) does not stop the others.
+                _logger.LogError("({Instance}) cannot start: {Error}", config.Name, e.Message);
+            }
+        }
+
+        _links = links;
+        _configuration = next;
+        var instances = new List<VrrpInstance>(links.Count);
+        var tracked = new List<(VrrpInstance, Fulcrum.Config.VrrpInstance)>(links.Count);
+        foreach (var link in links)
+        {
+            instances.Add(link.Instance);
+            tracked.Add((link.Instance, link.Config));
+        }
+
+        _syncGroups.Configure(next.VrrpSyncGroups, instances);
+        tracking.Reconfigure(next, tracked);
+        foreach (var link in started)
+            link.Instance.Start();
+
+        tracking.Poll();
+        _syncGroups.Apply();
+        Publish(links);
+    }
+
+    private void OnStateChanged(VrrpInstance instance, VrrpInstanceState previous)
+    {
+        _syncGroups.Record(instance, previous);
+        var handlers = InstanceStateChanged;
+        if (handlers is null)
+            return;
+        foreach (var link in _links)
+        {
+            if (link.Instance != instance)
+                continue;
+            var change = new VrrpStateChange(StatusOf(link), previous);
+            try
+            {
+                handlers(change);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "({Instance}) a state change handler failed", instance.Name);
+            }
+
+            return;
         }
     }
 
@@ -215,8 +384,8 @@ public sealed class VrrpService : BackgroundService
             return true;
         for (int i = 0; i < links.Count; i++)
         {
-            uint master = links[i].Instance.MasterAddress;
-            uint shown = published[i].Master is { } m ? VrrpLink.ToHost(m) : 0;
+            UInt128 master = links[i].Instance.MasterAddress;
+            UInt128 shown = published[i].Master is { } m ? VrrpLink.ToNumber(m) : 0;
             if (master != shown || links[i].Instance.EffectivePriority != published[i].Priority)
                 return true;
         }
@@ -224,19 +393,21 @@ public sealed class VrrpService : BackgroundService
         return false;
     }
 
+    private static VrrpInstanceStatus StatusOf(VrrpLink link)
+    {
+        var i = link.Instance;
+        var vips = new List<IPAddress>();
+        foreach (var v in link.Config.VirtualIpAddresses)
+            vips.Add(v.Address);
+        IPAddress? master = i.MasterAddress == 0 ? null : VrrpLink.ToAddress(i.MasterAddress, link.Config.IsIpv6);
+        return new VrrpInstanceStatus(i.Name, link.Config.Interface, link.Config.VirtualRouterId, link.Config.Version, i.State, i.EffectivePriority, master, vips, link.Transitions);
+    }
+
     private void Publish(List<VrrpLink> links)
     {
         var list = new List<VrrpInstanceStatus>(links.Count);
         foreach (var link in links)
-        {
-            var i = link.Instance;
-            var vips = new List<IPAddress>();
-            foreach (var v in link.Config.VirtualIpAddresses)
-                vips.Add(v.Address);
-            IPAddress? master = i.MasterAddress == 0 ? null : new IPAddress(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(i.MasterAddress));
-            list.Add(new VrrpInstanceStatus(i.Name, link.Config.Interface, link.Config.VirtualRouterId, link.Config.Version, i.State, i.EffectivePriority, master, vips, link.Transitions));
-        }
-
+            list.Add(StatusOf(link));
         Volatile.Write(ref _status, list);
     }
 }

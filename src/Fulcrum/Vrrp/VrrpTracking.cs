@@ -33,6 +33,47 @@ internal sealed class VrrpTracking : IDisposable
 
     private TimeSpan Now => _time.GetElapsedTime(_origin);
 
+    /// <summary>
+    /// A reload: tracks <paramref name="instances"/> under <paramref name="configuration"/>'s vrrp_scripts. A
+    /// script whose declaration is unchanged keeps its state (up or down, its rise/fall streak, a run in
+    /// progress), and an interface keeps its last state, so a reload alone never changes a priority.
+    /// </summary>
+    public void Reconfigure(KeepalivedConfiguration configuration, IReadOnlyList<(VrrpInstance Instance, Fulcrum.Config.VrrpInstance Config)> instances)
+    {
+        var scripts = new Dictionary<string, ScriptState>(StringComparer.Ordinal);
+        foreach (var s in configuration.VrrpScripts)
+        {
+            if (_scripts.Remove(s.Name, out var kept) && kept.Config with { Location = s.Location } == s)
+            {
+                scripts[s.Name] = kept;
+            }
+            else
+            {
+                kept?.Dispose();
+                scripts[s.Name] = new ScriptState(s);
+            }
+        }
+
+        foreach (var gone in _scripts.Values)
+            gone.Dispose();
+        _scripts.Clear();
+        foreach (var (name, state) in scripts)
+            _scripts[name] = state;
+
+        var interfaces = new Dictionary<string, bool>(_interfaces, StringComparer.Ordinal);
+        _interfaces.Clear();
+        _instances.Clear();
+        foreach (var (instance, config) in instances)
+        {
+            Add(instance, config);
+            foreach (var t in config.TrackInterfaces)
+            {
+                if (interfaces.TryGetValue(t.Name, out bool up))
+                    _interfaces[t.Name] = up;
+            }
+        }
+    }
+
     public void Add(VrrpInstance instance, Fulcrum.Config.VrrpInstance config)
     {
         _instances.Add((instance, config));

@@ -107,19 +107,6 @@ public sealed class CliTests
         }
     }
 
-    [Fact]
-    public void LabDemo_Unattended_ExitsZeroWithEveryStepHeld_AndLeavesNothingBehind()
-    {
-        Root.Require();
-        var prefix = "fd" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
-        var r = Run(LabDirector.FulcrumPath, "lab", "demo", "--no-tui", "--prefix", prefix);
-        Assert.True(r.ExitCode == 0, r.StdOut + r.StdErr);
-        Assert.Contains("[Round robin] PASS", r.StdOut, StringComparison.Ordinal);
-        Assert.Contains("[Direct routing] PASS", r.StdOut, StringComparison.Ordinal);
-        Assert.Contains("every step held", r.StdOut, StringComparison.Ordinal);
-        Assert.DoesNotContain(prefix + "-", Run("ip", "netns", "list").StdOut, StringComparison.Ordinal);
-    }
-
     private static string[] Sysctls(string ns)
     {
         var r = InNs(ns, "sysctl", "-n", "net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce",

@@ -1,9 +1,13 @@
+using System.Globalization;
 using Fulcrum.EndToEnd.Infrastructure;
 using Fulcrum.Lab;
 
 namespace Fulcrum.EndToEnd.Director;
 
-/// <summary>A lab with Fulcrum running in lb1, configured with the seed's commands; torn down after the class.</summary>
+/// <summary>
+/// A lab with Fulcrum running in lb1, configured with the seed's commands; torn down after the class. The
+/// director runs two data-plane workers on every machine, so every test that uses it covers the fanout.
+/// </summary>
 public sealed class DirectorFixture : IAsyncLifetime
 {
     private readonly LabFixture _lab = new();
@@ -15,17 +19,20 @@ public sealed class DirectorFixture : IAsyncLifetime
 
     public string VipUrl { get; } = $"http://{LabAddresses.Vip}/";
 
+    /// <summary>The data-plane workers the director runs.</summary>
+    public const int Workers = 2;
+
     public async Task InitializeAsync()
     {
         await _lab.InitializeAsync();
-        _director = LabDirector.Start(Lab, "lb1");
+        _director = LabDirector.Start(Lab, "lb1", "--workers", Workers.ToString(CultureInfo.InvariantCulture));
         _director.ApplySeed();
     }
 
     /// <summary>Replaces the running director (after a test killed it).</summary>
     public LabDirector Restart()
     {
-        _director = LabDirector.Start(Lab, "lb1");
+        _director = LabDirector.Start(Lab, "lb1", "--workers", Workers.ToString(CultureInfo.InvariantCulture));
         return _director;
     }
 

@@ -63,7 +63,7 @@ public sealed class MetricsTests : IClassFixture<DirectorFixture>
         var root = doc.RootElement;
 
         Assert.Equal(1, root.GetProperty("version").GetInt32());
-        Assert.Equal(1, root.GetProperty("workers").GetInt32());
+        Assert.True(root.GetProperty("workers").GetArrayLength() >= 1);
         var service = Assert.Single(root.GetProperty("services").EnumerateArray());
         Assert.Equal("TCP", service.GetProperty("protocol").GetString());
         Assert.Equal(LabAddresses.Vip.ToString(), service.GetProperty("address").GetString());

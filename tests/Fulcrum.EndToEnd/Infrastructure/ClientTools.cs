@@ -77,17 +77,18 @@ public static partial class ClientTools
 
     /// <summary>
     /// Sends one UDP datagram from <paramref name="host"/> and returns the first reply ("" after
-    /// <paramref name="timeoutSeconds"/> without one). Perl is Essential in Debian: always there.
+    /// <paramref name="timeoutSeconds"/> without one). Perl is Essential in Debian: always there, and its
+    /// perl-base has IO::Socket::IP, which takes IPv4 and IPv6 addresses alike.
     /// </summary>
     public static string UdpRequest(LabCluster lab, string address, int port, string payload, string host = "client", double timeoutSeconds = 2)
     {
         const string Script = """
             my ($a, $p, $m, $t) = @ARGV;
-            my $s = IO::Socket::INET->new(PeerAddr => $a, PeerPort => $p, Proto => "udp") or die "$!\n";
+            my $s = IO::Socket::IP->new(PeerAddr => $a, PeerPort => $p, Proto => "udp") or die "$!\n";
             $s->send($m); my $sel = IO::Select->new($s);
             if ($sel->can_read($t)) { $s->recv(my $r, 65535); print $r }
             """;
-        return lab.Exec(host, TimeSpan.FromSeconds(timeoutSeconds + 10), "perl", "-MIO::Socket::INET", "-MIO::Select", "-e", Script,
+        return lab.Exec(host, TimeSpan.FromSeconds(timeoutSeconds + 10), "perl", "-MIO::Socket::IP", "-MIO::Select", "-e", Script,
             address, port.ToString(CultureInfo.InvariantCulture), payload, timeoutSeconds.ToString(CultureInfo.InvariantCulture))
             .EnsureSuccess("udp request").StdOut;
     }

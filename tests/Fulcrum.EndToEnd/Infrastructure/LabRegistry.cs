@@ -21,11 +21,14 @@ public static class LabRegistry
         ReapOrphans();
     }
 
-    /// <summary>Brings up a lab with a fresh "fl…" prefix; <see cref="Down"/> or test host exit removes it.</summary>
-    public static LabCluster Up()
+    /// <summary>
+    /// Brings up a lab with a fresh "fl…" prefix (with <paramref name="ipv6"/>, IPv6 addresses too);
+    /// <see cref="Down"/> or test host exit removes it.
+    /// </summary>
+    public static LabCluster Up(bool ipv6 = false)
     {
         Root.Require();
-        var lab = LabCluster.WithRandomPrefix(TestPrefix);
+        var lab = ipv6 ? new LabCluster(LabCluster.WithRandomPrefix(TestPrefix).Prefix) { Ipv6 = true } : LabCluster.WithRandomPrefix(TestPrefix);
         lock (Live)
         {
             Live.Add(lab);

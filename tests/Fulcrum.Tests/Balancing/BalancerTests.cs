@@ -116,6 +116,35 @@ public class BalancerTests
         Assert.Equal(0ul, t.GetService(Tcp80)!.Stats.Conns);
     }
 
+    [Theory]
+    [InlineData(Ack)]
+    [InlineData(Ack | Psh)]
+    public void Process_SloppyTcpMidStreamAck_ScheduledEstablished(byte flags)
+    {
+        var t = Table(_time, "rr", Tcp80, dests: [(Rs1, 1)]);
+        t.SloppyTcp = true;
+        var w = t.CreateWorker(0);
+
+        // A takeover without sync: the first packet this director sees of the flow is mid-stream.
+        Step(t, w, 1, flags, "ESTABLISHED", 900, 1, 0);
+    }
+
+    [Theory]
+    [InlineData(Rst)]
+    [InlineData(Rst | Ack)]
+    public void Process_SloppyTcpRst_StillDropNotSyn(byte flags)
+    {
+        var t = Table(_time, "rr", Tcp80, dests: [(Rs1, 1)]);
+        t.SloppyTcp = true;
+        var w = t.CreateWorker(0);
+
+        w.Send(t, Tcp(1, flags), out var verdict, out var reason);
+
+        Assert.Equal(BalanceVerdict.Drop, verdict);
+        Assert.Equal(DropReason.NotSyn, reason);
+        Assert.Equal(0, w.Count);
+    }
+
     [Fact]
     public void Process_SynAck_ScheduledAsTheKernelDoes()
     {

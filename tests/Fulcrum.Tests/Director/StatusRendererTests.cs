@@ -53,7 +53,7 @@ public class StatusRendererTests
 
         Assert.Equal(1, root.GetProperty("version").GetInt32());
         Assert.Equal("eth0", root.GetProperty("interface").GetString());
-        Assert.Equal(2, root.GetProperty("workers").GetInt32());
+        Assert.Equal(2, root.GetProperty("workers").GetArrayLength());
         Assert.Equal(1500, root.GetProperty("rx_frames").GetInt64());
         Assert.Equal(1330, root.GetProperty("forwarded").GetInt64());
         Assert.Equal(5, root.GetProperty("drops").GetProperty("NotSyn").GetInt64());

@@ -20,6 +20,7 @@ public class StructLayoutTests
         #include <linux/netlink.h>
         #include <linux/rtnetlink.h>
         #include <linux/neighbour.h>
+        #include <linux/filter.h>
         #define S(t) printf("%s %zu\n", #t, sizeof(struct t));
         #define O(t, f) printf("%s.%s %zu\n", #t, #f, offsetof(struct t, f));
         int main(void)
@@ -48,6 +49,8 @@ public class StructLayoutTests
             S(rtattr) O(rtattr, rta_len) O(rtattr, rta_type)
             S(pollfd) O(pollfd, fd) O(pollfd, events) O(pollfd, revents)
             S(ifreq) O(ifreq, ifr_name) O(ifreq, ifr_hwaddr) O(ifreq, ifr_ifindex) O(ifreq, ifr_mtu)
+            S(sock_filter) O(sock_filter, code) O(sock_filter, jt) O(sock_filter, jf) O(sock_filter, k)
+            S(sock_fprog) O(sock_fprog, len) O(sock_fprog, filter)
             printf("TPACKET3_HDRLEN %zu\n", (size_t)TPACKET3_HDRLEN);
             printf("sockaddr_ll.size %zu\n", sizeof(struct sockaddr_ll));
             return 0;
@@ -138,6 +141,14 @@ public class StructLayoutTests
         { "ifreq.ifr_hwaddr", Off<ifreq>(nameof(ifreq.ifr_hwaddr_family)) },
         { "ifreq.ifr_ifindex", Off<ifreq>(nameof(ifreq.ifr_ifindex)) },
         { "ifreq.ifr_mtu", Off<ifreq>(nameof(ifreq.ifr_mtu)) },
+        { "sock_filter", Unsafe.SizeOf<sock_filter>() },
+        { "sock_filter.code", Off<sock_filter>(nameof(sock_filter.code)) },
+        { "sock_filter.jt", Off<sock_filter>(nameof(sock_filter.jt)) },
+        { "sock_filter.jf", Off<sock_filter>(nameof(sock_filter.jf)) },
+        { "sock_filter.k", Off<sock_filter>(nameof(sock_filter.k)) },
+        { "sock_fprog", Unsafe.SizeOf<sock_fprog>() },
+        { "sock_fprog.len", Off<sock_fprog>(nameof(sock_fprog.len)) },
+        { "sock_fprog.filter", Off<sock_fprog>(nameof(sock_fprog.filter)) },
         { "TPACKET3_HDRLEN", Packet.TxDataOffset + Unsafe.SizeOf<sockaddr_ll>() },
     };
 

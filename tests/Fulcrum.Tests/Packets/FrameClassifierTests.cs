@@ -84,7 +84,7 @@ public class FrameClassifierTests
         byte[] frame = row switch
         {
             "ARP request" => new FrameBuilder().Arp(1, 0x0200_0000_0001, Client, 0, Vip).Build(),
-            "IPv6" => new FrameBuilder().Ipv6(FrameBuilder.Ip6("2001:db8::2"), FrameBuilder.Ip6("2001:db8::1"), IpProtocols.Tcp).WithPayload(20).Build(),
+            "IPv6" => new FrameBuilder().Ipv6(FrameBuilder.Ip6("2001:db8::2"), FrameBuilder.Ip6("2001:db8::1"), IpProtocols.Icmpv6).WithPayload(20).Build(),
             "raw EtherType" => new FrameBuilder().WithRawEtherType(0x88CC).WithPayload(46).Build(),
             "ICMP echo" => new FrameBuilder().Icmp(IcmpHeader.TypeEchoRequest, 0).Build(),
             "VRRP" => new FrameBuilder().WithIpProtocol(IpProtocols.Vrrp).WithPayload(20).Build(),

@@ -69,6 +69,7 @@ public sealed class FrameBuilder
     private UInt128 _sourceIp6 = Ip6("2001:db8::10");
     private UInt128 _destinationIp6 = Ip6("2001:db8::1");
     private byte _nextHeader = 59; // No Next Header (RFC 8200).
+    private bool _ipv6Transport;
 
     private byte[] _payload = [];
     private int _padTo;
@@ -193,10 +194,25 @@ public sealed class FrameBuilder
         return this;
     }
 
+    /// <summary>
+    /// IPv6 carrying the builder's L4 (TCP by default; Udp/Tcp choose), with the IPv6 pseudo-header in its
+    /// checksum (RFC 8200 section 8.1). <see cref="WithIpVersion"/> and <see cref="WithTotalLength"/> (the
+    /// payload length field here) break it.
+    /// </summary>
+    public FrameBuilder WithIpv6(string source, string destination)
+    {
+        _l3 = L3Kind.Ipv6;
+        _ipv6Transport = true;
+        _sourceIp6 = Ip6(source);
+        _destinationIp6 = Ip6(destination);
+        return this;
+    }
+
     /// <summary>An IPv6 packet whose payload is the builder's payload bytes.</summary>
     public FrameBuilder Ipv6(UInt128 source, UInt128 destination, byte nextHeader = 59)
     {
         _l3 = L3Kind.Ipv6;
+        _ipv6Transport = false;
         _sourceIp6 = source;
         _destinationIp6 = destination;
         _nextHeader = nextHeader;
@@ -477,7 +493,13 @@ public sealed class FrameBuilder
         }
 
         uint pseudo = 0;
-        if (_l4 != L4Kind.Icmp)
+        if (_l3 == L3Kind.Ipv6)
+        {
+            for (int i = 0; i < 8; i++)
+                pseudo += (uint)(ushort)(_sourceIp6 >> (16 * i)) + (uint)(ushort)(_destinationIp6 >> (16 * i));
+            pseudo += Protocol + (uint)l4.Length;
+        }
+        else if (_l4 != L4Kind.Icmp)
         {
             pseudo = (_sourceIp >> 16) + (_sourceIp & 0xFFFF) + (_destinationIp >> 16) + (_destinationIp & 0xFFFF)
                 + Protocol + (uint)l4.Length;
@@ -515,15 +537,16 @@ public sealed class FrameBuilder
 
     private byte[] BuildIpv6()
     {
-        byte[] ip = new byte[40 + _payload.Length];
+        byte[] payload = _ipv6Transport ? BuildL4() : _payload;
+        byte[] ip = new byte[40 + payload.Length];
         Span<byte> s = ip;
-        s[0] = 0x60;
-        BinaryPrimitives.WriteUInt16BigEndian(s[4..], (ushort)_payload.Length);
-        s[6] = _nextHeader;
+        s[0] = (byte)((_versionOverride ?? 6) << 4);
+        BinaryPrimitives.WriteUInt16BigEndian(s[4..], (ushort)(_totalLengthOverride ?? payload.Length));
+        s[6] = _ipv6Transport ? Protocol : _nextHeader;
         s[7] = _ttl;
         BinaryPrimitives.WriteUInt128BigEndian(s[8..], _sourceIp6);
         BinaryPrimitives.WriteUInt128BigEndian(s[24..], _destinationIp6);
-        _payload.CopyTo(ip, 40);
+        payload.CopyTo(ip, 40);
         return ip;
     }
 

@@ -349,9 +349,66 @@ public class VrrpInstanceTests
         Assert.Empty(_io.Log);
     }
 
-    private VrrpInstance StartAsMaster(TimeSpan garpDelay = default, int garpRepeat = 5)
+    [Fact]
+    public void Reconfigure_MasterUnchangedSettings_NoAdvertNoAddressChangeStaysMaster()
     {
-        var vrrp = Create(garpDelay: garpDelay, garpRepeat: garpRepeat);
+        var vrrp = StartAsMaster();
+        vrrp.Reconfigure(vrrp.Options with { });
+        Assert.Equal(VrrpInstanceState.Master, vrrp.State);
+        Assert.Empty(_io.Log);
+    }
+
+    [Fact]
+    public void Reconfigure_MasterPriorityChanged_AdvertisesNewPriorityAtOnceKeepsAddresses()
+    {
+        var vrrp = StartAsMaster();
+        vrrp.Reconfigure(vrrp.Options with { Priority = 120 });
+        Assert.Equal(VrrpInstanceState.Master, vrrp.State);
+        Assert.Equal(120, vrrp.EffectivePriority);
+        Assert.Equal(["advert 120"], _io.Log);
+    }
+
+    [Fact]
+    public void Reconfigure_MasterAddressesChanged_AdvertisesAtOnce()
+    {
+        var vrrp = StartAsMaster();
+        vrrp.Reconfigure(vrrp.Options with { Format = vrrp.Options.Format with { Addresses = [Vip, Vip + 1] } });
+        Assert.Equal(["advert 100"], _io.Log);
+    }
+
+    [Fact]
+    public void Reconfigure_MasterShorterInterval_NextAdvertWithinNewInterval()
+    {
+        var vrrp = StartAsMaster(version: 3);
+        _io.Log.Clear();
+        vrrp.Reconfigure(vrrp.Options with { Format = vrrp.Options.Format with { AdvertInterval = TimeSpan.FromMilliseconds(100) } });
+        Assert.Equal(TimeSpan.FromMilliseconds(100), vrrp.AdvertInterval);
+        Assert.True(vrrp.DueIn <= TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void Reconfigure_PriorityKeepsTrackingAdjustment()
+    {
+        var vrrp = StartAsMaster();
+        vrrp.SetPriorityAdjustment(-30);
+        vrrp.Reconfigure(vrrp.Options with { Priority = 150 });
+        Assert.Equal(120, vrrp.EffectivePriority);
+    }
+
+    [Fact]
+    public void Reconfigure_BackupV2IntervalChanged_MasterDownFollowsNewInterval()
+    {
+        var vrrp = Create();
+        vrrp.Start();
+        vrrp.Reconfigure(vrrp.Options with { Format = vrrp.Options.Format with { AdvertInterval = TimeSpan.FromSeconds(2) } });
+        Assert.Equal(VrrpInstanceState.Backup, vrrp.State);
+        Assert.Equal(TimeSpan.FromSeconds(2), vrrp.MasterAdvertInterval);
+        Assert.Equal(["remove", "state Init->Backup"], _io.Log);
+    }
+
+    private VrrpInstance StartAsMaster(TimeSpan garpDelay = default, int garpRepeat = 5, int version = 2)
+    {
+        var vrrp = Create(version: version, garpDelay: garpDelay, garpRepeat: garpRepeat);
         vrrp.Start();
         _time.Advance(vrrp.MasterDownInterval);
         vrrp.Poll();

@@ -65,8 +65,8 @@ internal sealed class MaglevTable
         for (int i = 0; i < n; i++)
         {
             var d = dests[i];
-            uint offset = HashKey(d.Address4, d.Port, Hash1Key, 0) % (uint)size;
-            skip[i] = HashKey(d.Address4, d.Port, Hash2Key, 0) % (uint)(size - 1) + 1;
+            uint offset = HashKey(d.HashAddress, d.Port, Hash1Key, 0) % (uint)size;
+            skip[i] = HashKey(d.HashAddress, d.Port, Hash2Key, 0) % (uint)(size - 1) + 1;
             perm[i] = offset;
             int lw = d.LastWeight;
             int t = (lw / gcd) >> rshift;

@@ -18,11 +18,13 @@ internal static class Packet
     internal const int PACKET_LOSS = 14;
     internal const int PACKET_FANOUT = 18;
     internal const int PACKET_QDISC_BYPASS = 20;
+    internal const int PACKET_FANOUT_DATA = 22;
     internal const int PACKET_IGNORE_OUTGOING = 23;
 
     internal const int TPACKET_V3 = 2;
 
     internal const int PACKET_FANOUT_HASH = 0;
+    internal const int PACKET_FANOUT_CBPF = 6;
 
     /// <summary>
     /// A fanout group has its own packet_type hook, which replaces each member's: the member's
@@ -149,4 +151,53 @@ internal unsafe struct sockaddr_ll
     public byte sll_pkttype;
     public byte sll_halen;
     public fixed byte sll_addr[8];
+}
+
+/// <summary>struct sock_filter (linux/filter.h): one classic BPF instruction.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct sock_filter
+{
+    public ushort code;
+    public byte jt;
+    public byte jf;
+    public uint k;
+
+    public sock_filter(ushort code, byte jt, byte jf, uint k)
+    {
+        this.code = code;
+        this.jt = jt;
+        this.jf = jf;
+        this.k = k;
+    }
+}
+
+/// <summary>struct sock_fprog (linux/filter.h): a classic BPF program for SO_ATTACH_FILTER / PACKET_FANOUT_DATA.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct sock_fprog
+{
+    public ushort len;
+    public sock_filter* filter;
+}
+
+/// <summary>Classic BPF opcodes and offsets (linux/bpf_common.h, linux/filter.h).</summary>
+internal static class Cbpf
+{
+    internal const ushort BPF_LD = 0x00;
+    internal const ushort BPF_ALU = 0x04;
+    internal const ushort BPF_JMP = 0x05;
+    internal const ushort BPF_RET = 0x06;
+    internal const ushort BPF_W = 0x00;
+    internal const ushort BPF_ABS = 0x20;
+    internal const ushort BPF_MUL = 0x20;
+    internal const ushort BPF_AND = 0x50;
+    internal const ushort BPF_RSH = 0x70;
+    internal const ushort BPF_JEQ = 0x10;
+    internal const ushort BPF_K = 0x00;
+    internal const ushort BPF_A = 0x10;
+
+    /// <summary>SKF_AD_OFF + SKF_AD_PROTOCOL: loads skb->protocol (host order).</summary>
+    internal const uint SKF_AD_PROTOCOL = unchecked((uint)(-0x1000 + 0));
+
+    /// <summary>SKF_NET_OFF: offsets from the network header, wherever the MAC header ends.</summary>
+    internal const int SKF_NET_OFF = -0x100000;
 }
