@@ -40,6 +40,28 @@ internal sealed class DirectorMetrics : IMetricsSource
         WriteVrrp(w, report.Vrrp);
         WriteHealth(w, report);
         WriteDataPlane(w, report.Workers);
+        if (report.Defense is { } defense)
+            WriteDefense(w, defense, report.Workers);
+    }
+
+    // ip_vs_ctl.c's update_defense_level: the three /proc/sys/net/ipv4/vs knobs and what they do now.
+    private static void WriteDefense(MetricsWriter w, IpvsDefense d, IReadOnlyList<WorkerCounters> workers)
+    {
+        w.Family("fulcrum_defense_connection_entries_available", "Connection entries still free across workers (the kernel's available memory for amemthresh).", MetricType.Gauge);
+        w.Sample(d.Available);
+        w.Family("fulcrum_defense_connection_entries_threshold", "amemthresh: below this many free entries the defenses switch on.", MetricType.Gauge);
+        w.Sample((long)d.AmemThresh);
+        w.Family("fulcrum_defense_mode", "Configured mode of each defense (0 off, 1 automatic, 2 automatic and acting now, 3 always), as the ipvs sysctls.", MetricType.Gauge);
+        w.Sample((long)d.DropEntryMode, "defense", "drop_entry");
+        w.Sample((long)d.DropPacketMode, "defense", "drop_packet");
+        w.Sample((long)d.SecureTcpMode, "defense", "secure_tcp");
+        w.Family("fulcrum_defense_active", "1 when the defense is acting now.", MetricType.Gauge);
+        w.Sample(d.DropEntryActive ? 1 : 0, "defense", "drop_entry");
+        w.Sample(d.DropRate != 0 ? 1 : 0, "defense", "drop_packet");
+        w.Sample(d.SecureTcpActive ? 1 : 0, "defense", "secure_tcp");
+        w.Family("fulcrum_defense_drop_packet_rate", "drop_packet drops 1 in this many new connections' packets; 0 when not dropping.", MetricType.Gauge);
+        w.Sample((long)d.DropRate);
+        WorkerFamily(w, workers, "fulcrum_defense_dropped_entries_total", "Connection entries drop_entry removed early.", static c => c.DroppedEntries);
     }
 
     // /proc/net/ip_vs_stats is the kernel's tot_stats: all services together, zeroed by `ipvsadm -Z`.
