@@ -25,15 +25,47 @@ internal sealed class DirectorMetrics : IMetricsSource
 
     internal static void Write(MetricsWriter w, StatusReport report)
     {
-        WriteNodeIpvs(w, report.Services);
-        WriteServices(w, report.Services);
+        // Each label set is rendered once and written in every family that carries it.
+        var services = new List<Row<ServiceInfo>>(report.Services.Count);
+        var backends = new List<Row<DestInfo>>();
+        foreach (var s in report.Services)
+        {
+            services.Add(new(s, MetricLabels.Of(ServiceLabels(s.Spec.Key))));
+            foreach (var d in s.Dests)
+                backends.Add(new(d, MetricLabels.Of(BackendLabels(s.Spec.Key, d.Spec))));
+        }
+
+        WriteNodeIpvs(w, report.Services, backends);
+        WriteServices(w, services, backends);
         WriteVrrp(w, report.Vrrp);
         WriteHealth(w, report);
         WriteDataPlane(w, report.Workers);
+        if (report.Defense is { } defense)
+            WriteDefense(w, defense, report.Workers);
+    }
+
+    // ip_vs_ctl.c's update_defense_level: the three /proc/sys/net/ipv4/vs knobs and what they do now.
+    private static void WriteDefense(MetricsWriter w, IpvsDefense d, IReadOnlyList<WorkerCounters> workers)
+    {
+        w.Family("fulcrum_defense_connection_entries_available", "Connection entries still free across workers (the kernel's available memory for amemthresh).", MetricType.Gauge);
+        w.Sample(d.Available);
+        w.Family("fulcrum_defense_connection_entries_threshold", "amemthresh: below this many free entries the defenses switch on.", MetricType.Gauge);
+        w.Sample((long)d.AmemThresh);
+        w.Family("fulcrum_defense_mode", "Configured mode of each defense (0 off, 1 automatic, 2 automatic and acting now, 3 always), as the ipvs sysctls.", MetricType.Gauge);
+        w.Sample((long)d.DropEntryMode, "defense", "drop_entry");
+        w.Sample((long)d.DropPacketMode, "defense", "drop_packet");
+        w.Sample((long)d.SecureTcpMode, "defense", "secure_tcp");
+        w.Family("fulcrum_defense_active", "1 when the defense is acting now.", MetricType.Gauge);
+        w.Sample(d.DropEntryActive ? 1 : 0, "defense", "drop_entry");
+        w.Sample(d.DropRate != 0 ? 1 : 0, "defense", "drop_packet");
+        w.Sample(d.SecureTcpActive ? 1 : 0, "defense", "secure_tcp");
+        w.Family("fulcrum_defense_drop_packet_rate", "drop_packet drops 1 in this many new connections' packets; 0 when not dropping.", MetricType.Gauge);
+        w.Sample((long)d.DropRate);
+        WorkerFamily(w, workers, "fulcrum_defense_dropped_entries_total", "Connection entries drop_entry removed early.", static c => c.DroppedEntries);
     }
 
     // /proc/net/ip_vs_stats is the kernel's tot_stats: all services together, zeroed by `ipvsadm -Z`.
-    private static void WriteNodeIpvs(MetricsWriter w, IReadOnlyList<ServiceInfo> services)
+    private static void WriteNodeIpvs(MetricsWriter w, IReadOnlyList<ServiceInfo> services, List<Row<DestInfo>> backends)
     {
         ulong conns = 0, inPkts = 0, outPkts = 0, inBytes = 0, outBytes = 0;
         foreach (var s in services)
@@ -57,55 +89,38 @@ internal sealed class DirectorMetrics : IMetricsSource
         w.Sample(outBytes);
 
         w.Family("node_ipvs_backend_connections_active", "The current active connections by local and remote address.", MetricType.Gauge);
-        foreach (var s in services)
-        {
-            foreach (var d in s.Dests)
-                w.Sample(d.ActiveConns, BackendLabels(s.Spec.Key, d.Spec));
-        }
-
+        foreach (var b in backends)
+            w.Sample(b.Item.ActiveConns, b.Labels);
         w.Family("node_ipvs_backend_connections_inactive", "The current inactive connections by local and remote address.", MetricType.Gauge);
-        foreach (var s in services)
-        {
-            foreach (var d in s.Dests)
-                w.Sample(d.InactiveConns, BackendLabels(s.Spec.Key, d.Spec));
-        }
-
+        foreach (var b in backends)
+            w.Sample(b.Item.InactiveConns, b.Labels);
         w.Family("node_ipvs_backend_weight", "The current backend weight by local and remote address.", MetricType.Gauge);
-        foreach (var s in services)
-        {
-            foreach (var d in s.Dests)
-                w.Sample(d.Spec.Weight, BackendLabels(s.Spec.Key, d.Spec));
-        }
+        foreach (var b in backends)
+            w.Sample(b.Item.Spec.Weight, b.Labels);
     }
 
     // ipvsadm -L --stats per service and per real server: what node_exporter cannot see in /proc/net/ip_vs.
-    private static void WriteServices(MetricsWriter w, IReadOnlyList<ServiceInfo> services)
+    private static void WriteServices(MetricsWriter w, List<Row<ServiceInfo>> services, List<Row<DestInfo>> backends)
     {
-        StatFamily(w, services, "connections_total", "Connections scheduled (ipvsadm --stats Conns).", static s => s.Conns);
-        StatFamily(w, services, "incoming_packets_total", "Packets from clients (ipvsadm --stats InPkts).", static s => s.InPackets);
-        StatFamily(w, services, "outgoing_packets_total", "Packets to clients (ipvsadm --stats OutPkts; 0 with direct routing, as in the kernel).", static s => s.OutPackets);
-        StatFamily(w, services, "incoming_bytes_total", "Bytes from clients (ipvsadm --stats InBytes).", static s => s.InBytes);
-        StatFamily(w, services, "outgoing_bytes_total", "Bytes to clients (ipvsadm --stats OutBytes).", static s => s.OutBytes);
+        StatFamily(w, services, backends, "connections_total", "Connections scheduled (ipvsadm --stats Conns).", static s => s.Conns);
+        StatFamily(w, services, backends, "incoming_packets_total", "Packets from clients (ipvsadm --stats InPkts).", static s => s.InPackets);
+        StatFamily(w, services, backends, "outgoing_packets_total", "Packets to clients (ipvsadm --stats OutPkts; 0 with direct routing, as in the kernel).", static s => s.OutPackets);
+        StatFamily(w, services, backends, "incoming_bytes_total", "Bytes from clients (ipvsadm --stats InBytes).", static s => s.InBytes);
+        StatFamily(w, services, backends, "outgoing_bytes_total", "Bytes to clients (ipvsadm --stats OutBytes).", static s => s.OutBytes);
 
         w.Family("fulcrum_ipvs_backend_connections_persistent", "Persistence templates pointing at the real server.", MetricType.Gauge);
-        foreach (var s in services)
-        {
-            foreach (var d in s.Dests)
-                w.Sample(d.PersistentConns, BackendLabels(s.Spec.Key, d.Spec));
-        }
+        foreach (var b in backends)
+            w.Sample(b.Item.PersistentConns, b.Labels);
     }
 
-    private static void StatFamily(MetricsWriter w, IReadOnlyList<ServiceInfo> services, string suffix, string help, Func<IpvsStats, ulong> pick)
+    private static void StatFamily(MetricsWriter w, List<Row<ServiceInfo>> services, List<Row<DestInfo>> backends, string suffix, string help, Func<IpvsStats, ulong> pick)
     {
         w.Family("fulcrum_ipvs_service_" + suffix, help, MetricType.Counter);
         foreach (var s in services)
-            w.Sample(pick(s.Stats), ServiceLabels(s.Spec.Key));
+            w.Sample(pick(s.Item.Stats), s.Labels);
         w.Family("fulcrum_ipvs_backend_" + suffix, help, MetricType.Counter);
-        foreach (var s in services)
-        {
-            foreach (var d in s.Dests)
-                w.Sample(pick(d.Stats), BackendLabels(s.Spec.Key, d.Spec));
-        }
+        foreach (var b in backends)
+            w.Sample(pick(b.Item.Stats), b.Labels);
     }
 
     private static void WriteVrrp(MetricsWriter w, IReadOnlyList<VrrpInstanceStatus> instances)
@@ -133,18 +148,21 @@ internal sealed class DirectorMetrics : IMetricsSource
         // keepalived's checkers judge a real server of a virtual_server block; labels name the IPVS
         // services it stands for, so they join with node_ipvs_backend_*. A real server that is down is
         // often absent from the IPVS table (keepalived removes it): these series keep showing it.
-        var rows = new List<(string[] Labels, Health.RealServerHealth Rs)>();
+        var rows = new List<(string[] Labels, MetricLabels Set, Health.RealServerHealth Rs)>();
         foreach (var (key, rs) in report.HealthByService)
-            rows.Add((BackendLabels(key, new DestSpec(rs.Address, rs.Port)), rs));
+        {
+            var labels = BackendLabels(key, new DestSpec(rs.Address, rs.Port));
+            rows.Add((labels, MetricLabels.Of(labels), rs));
+        }
 
         w.Family("fulcrum_healthcheck_up", "1 when the real server's health checks pass, 0 when it is failed out.", MetricType.Gauge);
-        foreach (var (labels, rs) in rows)
-            w.Sample(rs.IsUp ? 1 : 0, labels);
+        foreach (var (_, set, rs) in rows)
+            w.Sample(rs.IsUp ? 1 : 0, set);
         w.Family("fulcrum_healthcheck_last_change_timestamp_seconds", "When the real server last went up or down (Unix time).", MetricType.Gauge);
-        foreach (var (labels, rs) in rows)
-            w.Sample(rs.Since.ToUnixTimeMilliseconds() / 1000.0, labels);
+        foreach (var (_, set, rs) in rows)
+            w.Sample(rs.Since.ToUnixTimeMilliseconds() / 1000.0, set);
         w.Family("fulcrum_healthcheck_checker_up", "1 when one checker of the real server passes; checker is the check kind, index its place in the block.", MetricType.Gauge);
-        foreach (var (labels, rs) in rows)
+        foreach (var (labels, _, rs) in rows)
         {
             for (int c = 0; c < rs.Checkers.Count; c++)
                 w.Sample(rs.Checkers[c].IsUp ? 1 : 0, [.. labels, "checker", rs.Checkers[c].Kind, "index", c.ToString(CultureInfo.InvariantCulture)]);
@@ -217,6 +235,8 @@ internal sealed class DirectorMetrics : IMetricsSource
         "proto", key.IsFwMark ? "FWM" : StatusRenderer.ProtocolName(key.Protocol),
         "local_mark", key.IsFwMark ? key.FwMark.ToString("X8", CultureInfo.InvariantCulture) : "",
     ];
+
+    private readonly record struct Row<T>(T Item, MetricLabels Labels);
 
     private static string[] VrrpLabels(VrrpInstanceStatus i) =>
     [

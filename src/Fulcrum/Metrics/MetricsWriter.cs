@@ -78,6 +78,27 @@ public sealed class MetricsWriter
         _sb.Append(FormatDouble(value)).Append('\n');
     }
 
+    /// <summary>A sample of the current family with a label set built once (<see cref="MetricLabels.Of"/>) for many families.</summary>
+    public void Sample(long value, MetricLabels labels)
+    {
+        BeginSample(labels);
+        _sb.Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+    }
+
+    /// <inheritdoc cref="Sample(long, MetricLabels)"/>
+    public void Sample(ulong value, MetricLabels labels)
+    {
+        BeginSample(labels);
+        _sb.Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+    }
+
+    /// <inheritdoc cref="Sample(long, MetricLabels)"/>
+    public void Sample(double value, MetricLabels labels)
+    {
+        BeginSample(labels);
+        _sb.Append(FormatDouble(value)).Append('\n');
+    }
+
     /// <summary>The page so far.</summary>
     public override string ToString() => _sb.ToString();
 
@@ -113,33 +134,50 @@ public sealed class MetricsWriter
     {
         if (_current is null)
             throw new InvalidOperationException("a sample needs a family first");
+        _sb.Append(_current);
+        AppendLabels(_sb, labels);
+        _sb.Append(' ');
+    }
+
+    private void BeginSample(MetricLabels labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        if (_current is null)
+            throw new InvalidOperationException("a sample needs a family first");
+        _sb.Append(_current).Append(labels.Text).Append(' ');
+    }
+
+    /// <summary>"{name="value",...}" (nothing for no labels), names checked and values escaped.</summary>
+    internal static void AppendLabels(StringBuilder sb, ReadOnlySpan<string> labels)
+    {
         if ((labels.Length & 1) != 0)
             throw new ArgumentException("labels must alternate name and value", nameof(labels));
-        _sb.Append(_current);
         if (labels.Length == 0)
-        {
-            _sb.Append(' ');
             return;
-        }
-
-        _sb.Append('{');
+        sb.Append('{');
         for (int i = 0; i < labels.Length; i += 2)
         {
             if (!IsLabelName(labels[i]))
                 throw new ArgumentException($"'{labels[i]}' is not a valid label name", nameof(labels));
             if (i > 0)
-                _sb.Append(',');
-            _sb.Append(labels[i]).Append("=\"");
-            AppendEscaped(_sb, labels[i + 1] ?? "", escapeQuotes: true);
-            _sb.Append('"');
+                sb.Append(',');
+            sb.Append(labels[i]).Append("=\"");
+            AppendEscaped(sb, labels[i + 1] ?? "", escapeQuotes: true);
+            sb.Append('"');
         }
 
-        _sb.Append("} ");
+        sb.Append('}');
     }
 
     // The format's escapes: in HELP text backslash and line feed; in label values also the double quote.
     private static void AppendEscaped(StringBuilder sb, string text, bool escapeQuotes)
     {
+        if (text.AsSpan().IndexOfAny(escapeQuotes ? "\\\n\"" : "\\\n") < 0)
+        {
+            sb.Append(text);
+            return;
+        }
+
         foreach (char c in text)
         {
             switch (c)
@@ -190,5 +228,25 @@ public sealed class MetricsWriter
         }
 
         return true;
+    }
+}
+
+/// <summary>
+/// A label set rendered once ("{a="b",...}") and written with many families: a real server's six
+/// node_exporter labels appear in a dozen families, and a page of ten thousand real servers is built
+/// per scrape.
+/// </summary>
+public sealed class MetricLabels
+{
+    private MetricLabels(string text) => Text = text;
+
+    internal string Text { get; }
+
+    /// <summary>Labels alternating name and value, in the order they are written.</summary>
+    public static MetricLabels Of(params ReadOnlySpan<string> labels)
+    {
+        var sb = new StringBuilder(labels.Length * 16);
+        MetricsWriter.AppendLabels(sb, labels);
+        return new MetricLabels(sb.ToString());
     }
 }

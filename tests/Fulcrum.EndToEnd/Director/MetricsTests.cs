@@ -207,7 +207,7 @@ public sealed class MetricsTests : IClassFixture<DirectorFixture>
         ClientTools.Curl(lab, url, host, "--fail").EnsureSuccess($"curl {url} in {host}").StdOut;
 
     /// <summary>promtool from Debian's prometheus package (eng/install-deps.sh); missing is a failure, not a skip.</summary>
-    private static string Promtool()
+    internal static string Promtool()
     {
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':'))
         {

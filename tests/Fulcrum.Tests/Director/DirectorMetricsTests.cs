@@ -145,6 +145,21 @@ public class DirectorMetricsTests
         Assert.True(seen.Count > 30, $"only {seen.Count} families");
     }
 
+    [Fact]
+    public void Write_Defense_ShowsFreeEntriesModesAndDrops()
+    {
+        var defense = new Fulcrum.Balancing.IpvsDefense(new Fulcrum.Balancing.DefenseSettings(), 2 << 20);
+        var w = new MetricsWriter();
+        DirectorMetrics.Write(w, StatusFixtures.Report() with { Defense = defense });
+        var page = w.ToString();
+
+        Assert.Contains("\nfulcrum_defense_connection_entries_available " + defense.Available + "\n", page, StringComparison.Ordinal);
+        Assert.Contains("\nfulcrum_defense_mode{defense=\"secure_tcp\"} 0\n", page, StringComparison.Ordinal);
+        Assert.Contains("\nfulcrum_defense_active{defense=\"drop_entry\"} 0\n", page, StringComparison.Ordinal);
+        Assert.Contains("\nfulcrum_defense_dropped_entries_total{worker=\"1\"} 0\n", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("fulcrum_defense_", Page(out _), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("NoRealServer", "no_real_server")]
     [InlineData("TooShort", "too_short")]

@@ -78,6 +78,24 @@ public class MetricsWriterTests
     }
 
     [Fact]
+    public void Sample_PrebuiltLabels_WritesTheSameLineAsInlineLabels()
+    {
+        var set = MetricLabels.Of("a", "x\"y", "b", "");
+        var inline = new MetricsWriter();
+        inline.Family("m", "h", MetricType.Gauge);
+        inline.Sample(3L, "a", "x\"y", "b", "");
+        var prebuilt = new MetricsWriter();
+        prebuilt.Family("m", "h", MetricType.Gauge);
+        prebuilt.Sample(3L, set);
+
+        Assert.Equal(inline.ToString(), prebuilt.ToString());
+        Assert.EndsWith("m{a=\"x\\\"y\",b=\"\"} 3\n", prebuilt.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LabelsOf_InvalidName_Throws() => Assert.Throws<ArgumentException>(() => MetricLabels.Of("__name__", "x"));
+
+    [Fact]
     public void Sample_OddLabelList_Throws()
     {
         var w = new MetricsWriter();
