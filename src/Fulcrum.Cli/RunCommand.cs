@@ -20,7 +20,16 @@ internal static class RunCommand
             Description = "control socket path (one per daemon)",
             DefaultValueFactory = _ => ControlProtocol.DefaultSocketPath,
         };
-        var command = new Command("run", "Run the director daemon") { config, iface, control };
+        var syncPeers = new Option<string[]>("--sync-peer")
+        {
+            Description = "connection sync: also send to this unicast peer (ADDR or ADDR:PORT; repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var syncKey = new Option<string?>("--sync-auth-key-file")
+        {
+            Description = "connection sync: HMAC-SHA256 key file; messages are signed and unsigned ones dropped (not kernel-compatible)",
+        };
+        var command = new Command("run", "Run the director daemon") { config, iface, control, syncPeers, syncKey };
         command.SetAction(parse =>
         {
             var options = new DirectorOptions
@@ -28,6 +37,7 @@ internal static class RunCommand
                 Interface = parse.GetValue(iface)!,
                 ControlSocketPath = parse.GetValue(control)!,
                 ConfigFile = parse.GetValue(config),
+                Sync = SyncOptionsFrom(parse.GetValue(syncPeers), parse.GetValue(syncKey)),
             };
             if (options.ConfigFile is not null && !CheckConfigCommand.Report(options.ConfigFile))
             {
@@ -45,5 +55,22 @@ internal static class RunCommand
             return 0;
         });
         return command;
+    }
+
+    private static Sync.SyncOptions SyncOptionsFrom(string[]? peers, string? keyFile)
+    {
+        var list = new List<System.Net.IPEndPoint>();
+        foreach (var p in peers ?? [])
+        {
+            if (System.Net.IPEndPoint.TryParse(p, out var ep))
+                list.Add(ep);
+            else
+                throw new ArgumentException($"--sync-peer {p}: not ADDR or ADDR:PORT");
+        }
+        return new Sync.SyncOptions
+        {
+            Peers = list,
+            AuthKey = keyFile is null ? ReadOnlyMemory<byte>.Empty : File.ReadAllBytes(keyFile),
+        };
     }
 }

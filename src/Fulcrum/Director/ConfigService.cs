@@ -23,12 +23,14 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
     private readonly IpvsTable _table;
     private readonly ILogger<ConfigService> _logger;
     private readonly ILoggerFactory _loggers;
+    private readonly Sync.SyncService _sync;
     private readonly Lock _gate = new();
     private IReadOnlyList<(ServiceSpec Service, IReadOnlyList<DestSpec> Dests)> _applied = [];
     private PosixSignalRegistration? _sighup;
 
-    public ConfigService(DirectorOptions options, IpvsTable table, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
+    public ConfigService(DirectorOptions options, IpvsTable table, ILoggerFactory loggers, IHostApplicationLifetime lifetime, Sync.SyncService sync)
     {
+        _sync = sync;
         // The host stops services in reverse order of start, so this one would stop last: a MASTER
         // must send its priority-0 advert the moment shutdown begins, so the BACKUP takes over
         // after its skew time only (RFC 3768 6.4.3), as keepalived does.
@@ -71,6 +73,9 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
             Vrrp = new VrrpService(config, TimeProvider.System, _loggers.CreateLogger<VrrpService>());
             Vrrp.StartAsync(cancellationToken).GetAwaiter().GetResult();
         }
+
+        // lvs_sync_daemon: the sync daemon follows its VRRP instance, as keepalived's ipvs_syncd_master/backup.
+        _sync.Follow(config.Global.LvsSyncDaemon, config, () => Vrrp?.Instances);
 
         _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
@@ -115,6 +120,7 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
         }
 
         Apply(config);
+        _sync.Follow(config.Global.LvsSyncDaemon, config, () => Vrrp?.Instances);
         if (Vrrp is not null || config.VrrpInstances.Count > 0)
         {
             // Re-creating instances would move VIPs this director keeps; until reload diffs VRRP

@@ -14,10 +14,12 @@ internal sealed class DirectorStatus
     private readonly DirectorOptions _options;
     private readonly IpvsTable _table;
     private readonly ConfigService _config;
+    private readonly Sync.SyncService _sync;
     private DataPlaneService? _dataPlane;
 
-    public DirectorStatus(DirectorOptions options, IpvsTable table, ConfigService config)
+    public DirectorStatus(DirectorOptions options, IpvsTable table, ConfigService config, Sync.SyncService sync)
     {
+        _sync = sync;
         _options = options;
         _table = table;
         _config = config;
@@ -59,7 +61,10 @@ internal sealed class DirectorStatus
                 sb.Append(r > 1 ? "," : "").Append('"').Append(((DropReason)r).ToString()).Append("\":").Append(drops[r]);
             }
 
-            sb.Append("},\"services\":").Append(services.Count).Append("}\n");
+            sb.Append("},\"services\":").Append(services.Count);
+            sb.Append(",\"sync\":");
+            Sync.SyncStatusText.AppendJson(sb, _sync.GetStatus());
+            sb.Append("}\n");
             return sb.ToString();
         }
 
@@ -94,6 +99,8 @@ internal sealed class DirectorStatus
         {
             Vrrp.VrrpStatusText.Append(sb, vrrp.Instances);
         }
+
+        Sync.SyncStatusText.Append(sb, _sync.GetStatus());
 
         var health = _config.Health?.GetRealServers();
         if (health is { Count: > 0 })
