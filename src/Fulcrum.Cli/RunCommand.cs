@@ -29,7 +29,11 @@ internal static class RunCommand
         {
             Description = "connection sync: HMAC-SHA256 key file; messages are signed and unsigned ones dropped (not kernel-compatible)",
         };
-        var command = new Command("run", "Run the director daemon") { config, iface, control, syncPeers, syncKey };
+        var sloppy = new Option<bool>("--sloppy-tcp")
+        {
+            Description = "as sysctl net.ipv4.vs.sloppy_tcp=1: schedule TCP segments without SYN too (takeover without sync, with mh/sh)",
+        };
+        var command = new Command("run", "Run the director daemon") { config, iface, control, syncPeers, syncKey, sloppy };
         command.SetAction(parse =>
         {
             var options = new DirectorOptions
@@ -38,6 +42,7 @@ internal static class RunCommand
                 ControlSocketPath = parse.GetValue(control)!,
                 ConfigFile = parse.GetValue(config),
                 Sync = SyncOptionsFrom(parse.GetValue(syncPeers), parse.GetValue(syncKey)),
+                SloppyTcp = parse.GetValue(sloppy),
             };
             if (options.ConfigFile is not null && !CheckConfigCommand.Report(options.ConfigFile))
             {

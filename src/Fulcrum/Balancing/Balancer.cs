@@ -101,8 +101,9 @@ public sealed class Balancer
             return BalanceVerdict.Forward;
         }
 
-        // tcp_conn_schedule: only a SYN without RST starts a connection (sysctl sloppy_tcp = 0).
-        if (tcp && ((flags & TcpStateMachine.Rst) != 0 || (flags & TcpStateMachine.Syn) == 0))
+        // tcp_conn_schedule: only a SYN without RST starts a connection, unless sysctl sloppy_tcp lets any
+        // non-RST segment start one (what lets mh/sh directors take over flows they never saw).
+        if (tcp && ((flags & TcpStateMachine.Rst) != 0 || ((flags & TcpStateMachine.Syn) == 0 && !_table.SloppyTcp)))
         {
             reason = DropReason.NotSyn;
             return BalanceVerdict.Drop;

@@ -72,6 +72,19 @@ public sealed class IpvsTable : IIpvsControl
 
     public IReadOnlyList<SyncDaemonConfig> GetDaemons() => Sync?.GetDaemons() ?? [];
 
+    private bool _sloppyTcp;
+
+    /// <summary>
+    /// sysctl net.ipv4.vs.sloppy_tcp (default 0): when set, a TCP segment without SYN (and without RST)
+    /// on a connection the table does not know is scheduled as a new connection, so a director taking
+    /// over flows it never saw (consistent hashing with mh/sh, no sync) keeps them on their real server.
+    /// </summary>
+    public bool SloppyTcp
+    {
+        get => Volatile.Read(ref _sloppyTcp);
+        set => Volatile.Write(ref _sloppyTcp, value);
+    }
+
     /// <summary>Raised after each successful change of services, dests or timeouts (outside the lock).</summary>
     public event Action? Changed;
 

@@ -39,7 +39,10 @@ public static class DirectorHost
     {
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), workerCount: 1, options.MaxConnections));
+        services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), workerCount: 1, options.MaxConnections)
+        {
+            SloppyTcp = options.SloppyTcp,
+        });
         // Connection sync: on the table before any worker or daemon starts, so both see it.
         services.AddSingleton(sp =>
         {

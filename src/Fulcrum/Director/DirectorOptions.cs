@@ -15,6 +15,9 @@ public sealed record DirectorOptions
     /// <summary>The connection table's bound per worker; IPVS's own table grows without one.</summary>
     public int MaxConnections { get; init; } = 1 << 20;
 
+    /// <summary>sysctl net.ipv4.vs.sloppy_tcp: schedule mid-flow TCP segments too (takeover without sync, with mh/sh).</summary>
+    public bool SloppyTcp { get; init; }
+
     /// <summary>Connection sync extensions (unicast peers, HMAC key); the daemons themselves are ipvsadm's or keepalived.conf's.</summary>
     public Sync.SyncOptions Sync { get; init; } = new();
 }

@@ -238,6 +238,23 @@ public class BalancerSyncTests
     }
 
     [Fact]
+    public void SloppyTcp_MidFlowAckWithoutSync_ScheduledEstablished()
+    {
+        var t = Table(_time, "mh", Tcp80, dests: [(Rs1, 1), (Rs2, 1), (Rs3, 1)]);
+        var w = t.CreateWorker(0);
+        w.Send(t, Tcp(40000, Ack), out var verdict, out var reason);
+        Assert.Equal(BalanceVerdict.Drop, verdict);
+        Assert.Equal(DropReason.NotSyn, reason);
+
+        t.SloppyTcp = true;
+        Assert.NotNull(w.Send(t, Tcp(40000, Ack), out verdict, out _));
+        Assert.Equal(BalanceVerdict.Forward, verdict);
+        Assert.Equal("ESTABLISHED", Assert.Single(t.GetConnections()).State);
+        w.Send(t, Tcp(40001, Rst), out verdict, out _);
+        Assert.Equal(BalanceVerdict.Drop, verdict); // a RST never starts a connection
+    }
+
+    [Fact]
     public void Install_InactiveUpdateForReplacedConnection_Ignored()
     {
         var imported = new ImportedConnections(10);
