@@ -60,8 +60,9 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
     [Fact]
     public void SyncUnderLoad_BackupTableMatchesMastersWithinOneSecond()
     {
-        var lb2 = LabDirector.Start(_lab, "lb2", "-f", WriteConfig("lb2", 100, sync: true, "rr"));
         var lb1 = LabDirector.Start(_lab, "lb1", "-f", WriteConfig("lb1", 150, sync: true, "rr"));
+        Wait.For(() => HoldsVip("lb1"), "lb1 to become MASTER", 20);
+        var lb2 = LabDirector.Start(_lab, "lb2", "-f", WriteConfig("lb2", 100, sync: true, "rr"));
         try
         {
             WaitForMasterAndDaemons(lb1, lb2, sync: true);
@@ -124,8 +125,10 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
     private FailoverResult Failover(bool sync, string scheduler, bool sloppyTcp)
     {
         string[] extra = sloppyTcp ? ["--sloppy-tcp"] : [];
-        var lb2 = LabDirector.Start(_lab, "lb2", ["-f", WriteConfig("lb2", 100, sync, scheduler), .. extra]);
+        // lb1 first, MASTER before lb2 exists: lb2 never holds the VIP, so no router has its MAC cached for it.
         var lb1 = LabDirector.Start(_lab, "lb1", ["-f", WriteConfig("lb1", 150, sync, scheduler), .. extra]);
+        Wait.For(() => HoldsVip("lb1"), "lb1 to become MASTER", 20);
+        var lb2 = LabDirector.Start(_lab, "lb2", ["-f", WriteConfig("lb2", 100, sync, scheduler), .. extra]);
         var clients = new List<Client>();
         try
         {
@@ -142,15 +145,23 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
                 Wait.For(() => (synced = EstablishedTo(lb2)) >= Clients, $"lb2 to hold the {Clients} synced connections", 10);
             }
 
+            Assert.True(HoldsVip("lb1") && !HoldsVip("lb2"), "lb1 must still be the only MASTER when it is killed");
+            var lb1Mac = _lab.Exec("lb1", "cat", "/sys/class/net/eth0/address").StdOut.Trim();
+            var routerNeighbour = _lab.Exec("router", "ip", "neigh", "show", LabAddresses.Vip.ToString()).StdOut;
+            Assert.True(routerNeighbour.Contains(lb1Mac, StringComparison.OrdinalIgnoreCase), $"the router sends the VIP's traffic to lb1 ({lb1Mac}): {routerNeighbour}");
             var killedAt = Stopwatch.GetTimestamp();
             lb1.Process.Signal("KILL");
             Assert.True(lb1.Process.WaitForExit(TimeSpan.FromSeconds(5)));
+            while (!HoldsVip("lb2") && Stopwatch.GetElapsedTime(killedAt) < TimeSpan.FromSeconds(10))
+                Thread.Sleep(5);
+            var takeover = Stopwatch.GetElapsedTime(killedAt);
             Wait.For(() => clients.All(c => c.Failed || c.SuccessesAfter(killedAt) >= 10),
                 "every client to complete 10 requests after the takeover (or fail)", 40);
             foreach (var c in clients)
                 c.Stop();
+            Assert.True(HoldsVip("lb2"), "lb2 took the VIP");
 
-            var outages = clients.Where(c => !c.Failed).Select(c => c.GapAround(killedAt).TotalMilliseconds).Order().ToList();
+            var outages = clients.Where(c => !c.Failed).Select(c => c.LongestGapSince(killedAt).TotalMilliseconds).Order().ToList();
             int kept = clients.Count(c => !c.Failed && c.AllSameServer);
             int errors = clients.Count(c => c.Failed);
             _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -159,7 +170,7 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
             if (outages.Count > 0)
             {
                 _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"outage seen by clients (gap between responses around the kill): median {outages[outages.Count / 2]:0} ms, max {outages[^1]:0} ms"));
+                    $"VIP on lb2 {takeover.TotalMilliseconds:0} ms after the kill; outage seen by clients (longest wait between two responses after the kill): median {outages[outages.Count / 2]:0} ms, max {outages[^1]:0} ms"));
             }
             foreach (var c in clients.Where(c => c.Failed).Take(3))
                 _output.WriteLine("error: " + c.Error);
@@ -379,14 +390,18 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
                 return _responses.Count(r => r.At > at);
         }
 
-        /// <summary>The time between the last response before <paramref name="at"/> and the first after it.</summary>
-        public TimeSpan GapAround(long at)
+        /// <summary>The longest wait between two consecutive responses from the last one before <paramref name="at"/> on.</summary>
+        public TimeSpan LongestGapSince(long at)
         {
             lock (_gate)
             {
-                long before = _responses.Where(r => r.At <= at).Select(r => r.At).DefaultIfEmpty(at).Max();
-                long after = _responses.Where(r => r.At > at).Select(r => r.At).DefaultIfEmpty(at).Min();
-                return Stopwatch.GetElapsedTime(before, after);
+                long longest = 0;
+                for (int i = 1; i < _responses.Count; i++)
+                {
+                    if (_responses[i].At > at)
+                        longest = Math.Max(longest, _responses[i].At - _responses[i - 1].At);
+                }
+                return Stopwatch.GetElapsedTime(0, longest);
             }
         }
 
