@@ -78,17 +78,10 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
             var load = Load(Rate, Seconds);
             var loadEnd = Stopwatch.GetTimestamp();
             double cpuSeconds = load.Elapsed.TotalSeconds;
-            long sentBytes = SyncCounter(lb1, "sent_bytes") - sentBefore;
-            long sentRecords = SyncCounter(lb1, "sent_records") - recordsBefore;
             double lb1Cpu = (ProcessCpu(lb1.Process.Pid) - cpu1) / cpuSeconds;
             double lb2Cpu = (ProcessCpu(lb2.Process.Pid) - cpu2) / cpuSeconds;
             double master = (ThreadCpu(lb1.Process.Pid, "sync-master") - syncCpu1) / cpuSeconds;
             double backup = (ThreadCpu(lb2.Process.Pid, "sync-backup") - syncCpu2) / cpuSeconds;
-            _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"load: {load.Succeeded} connections ok, {load.Failed} failed in {load.Elapsed.TotalSeconds:0.00} s ({load.Succeeded / load.Elapsed.TotalSeconds:0} conn/s)"));
-            _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"sync: {sentBytes / load.Elapsed.TotalSeconds:0} bytes/s, {sentRecords / load.Elapsed.TotalSeconds:0} records/s; CPU lb1 {lb1Cpu:P1} (sync-master thread {master:P1}), lb2 {lb2Cpu:P1} (sync-backup thread {backup:P1})"));
-            Assert.True(load.Succeeded >= Rate * Seconds * 9 / 10, $"the load generator made only {load.Succeeded} connections");
 
             // The backup's table is read first: if it already holds every connection the master has
             // (the master's no longer changes: the load is over), it did so when that read began.
@@ -110,6 +103,13 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
                 }
                 lastMissing = missing;
             }
+            long sentBytes = SyncCounter(lb1, "sent_bytes") - sentBefore;
+            long sentRecords = SyncCounter(lb1, "sent_records") - recordsBefore;
+            _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"load: {load.Succeeded} connections ok, {load.Failed} failed in {load.Elapsed.TotalSeconds:0.00} s ({load.Succeeded / load.Elapsed.TotalSeconds:0} conn/s)"));
+            _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"sync: {sentBytes / load.Elapsed.TotalSeconds:0} bytes/s, {sentRecords / load.Elapsed.TotalSeconds:0} records/s; CPU lb1 {lb1Cpu:P1} (sync-master thread {master:P1}), lb2 {lb2Cpu:P1} (sync-backup thread {backup:P1})"));
+            Assert.True(load.Succeeded >= Rate * Seconds * 9 / 10, $"the load generator made only {load.Succeeded} connections");
             Assert.True(matchedAfter >= 0, $"the backup never matched; e.g. {string.Join(", ", (lastMissing ?? []).Take(5))}");
             Assert.True(matchedAfter <= 1.0, $"the backup matched only {matchedAfter:0.000} s after the load ended");
             Assert.Equal("0", SyncCounter(lb1, "queue_drops").ToString(CultureInfo.InvariantCulture));
