@@ -312,3 +312,80 @@ public class BalancerSyncTests
         TimeoutSeconds = 900,
     };
 }
+
+/// <summary>The sync hooks on the per-packet path allocate nothing (the worker's rule).</summary>
+public class BalancerSyncAllocationTests
+{
+    private sealed class QueueSync : IConnectionSync
+    {
+        public SyncQueue Queue { get; } = new(1 << 16);
+        public ImportedConnections Imported { get; } = new(1 << 16);
+        public bool IsMaster { get; set; } = true;
+        public void Publish(int worker, in SyncedConnection connection) => Queue.TryEnqueue(in connection);
+        public bool TryImport(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template, long nowMs, out SyncedConnection connection) =>
+            Imported.TryGet(protocol, client, clientPort, vip, vport, template, nowMs, out connection);
+        public void Adopted(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template) =>
+            Imported.MarkAdopted(protocol, client, clientPort, vip, vport, template);
+        public void CollectImported(List<ConnectionInfo> into, long nowMs) { }
+        public int StartDaemon(SyncDaemonConfig config) => 0;
+        public int StopDaemon(SyncDaemonState state) => 0;
+        public IReadOnlyList<SyncDaemonConfig> GetDaemons() => [];
+    }
+
+    private static readonly byte[] Lifecycle = [Syn, Ack, Ack | Psh, Fin | Ack];
+
+    [Fact]
+    public void MasterPublishAndBackupAdopt_ZeroBytesPerPacket()
+    {
+        var time = new FakeTimeProvider();
+        var t = Table(time, "rr", Tcp80, capacity: 1 << 16, dests: [(Rs1, 1), (Rs2, 1)]);
+        var sync = new QueueSync();
+        t.Sync = sync;
+        var w = t.CreateWorker(0);
+        long nowMs = t.NowMs;
+        for (int round = 0; round < 2; round++)
+        {
+            // Round 0 warms up (JIT, table chunks); round 1 is measured.
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int port = 20000 + round * 5000; port < 22000 + round * 5000; port++)
+            {
+                for (int k = 0; k < Lifecycle.Length; k++)
+                {
+                    var p = Tcp((ushort)port, Lifecycle[k]);
+                    w.Process(ref p, nowMs, out _, out _);
+                }
+            }
+            if (round == 1)
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.False(sync.Queue.IsEmpty); // the MASTER path did publish
+
+        sync.IsMaster = false;
+        // The MASTER-phase connections expire, so adopting reuses their slots (the table grows by
+        // 4096-entry chunks, never per connection; this measures the adopt path, not a chunk).
+        nowMs += 300_000;
+        Assert.Equal(4000, w.Expire(nowMs, 1 << 20));
+        for (int port = 50000; port < 52000; port++)
+        {
+            var c = new SyncedConnection
+            {
+                Protocol = 6, Flags = 3 | IpvsConnFlags.NoOutput, State = (ushort)IpvsTcpState.Established,
+                ClientAddress = U32(Client), ClientPort = (ushort)port, VirtualAddress = U32(Vip), VirtualPort = 80,
+                DestAddress = U32(Rs2), DestPort = 80, TimeoutSeconds = 900,
+            };
+            sync.Imported.Install(in c, nowMs);
+        }
+        var warm = Tcp(50000, Ack);
+        w.Process(ref warm, nowMs, out _, out _); // warm the adopt path
+        int adopted = 0;
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        for (int port = 50001; port < 52000; port++)
+        {
+            var p = Tcp((ushort)port, Ack);
+            if (w.Process(ref p, nowMs, out var dest, out _) == BalanceVerdict.Forward && ReferenceEquals(dest!.Address, dest.Address))
+                adopted++;
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - start);
+        Assert.Equal(1999, adopted);
+    }
+}
