@@ -63,15 +63,35 @@ internal static class RunCommand
         {
             Description = "rules giving destinations a firewall mark for fwmark services (nft syntax: ip daddr A tcp dport { 80, 443 } meta mark set 1)",
         };
+        var syncPeers = new Option<string[]>("--sync-peer")
+        {
+            Description = "connection sync: also send to this unicast peer (ADDR or ADDR:PORT; repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var syncKey = new Option<string?>("--sync-auth-key-file")
+        {
+            Description = "connection sync: HMAC-SHA256 key file; messages are signed and unsigned ones dropped (not kernel-compatible)",
+        };
         var command = new Command("run", "Run the director daemon")
         {
-            config, iface, control, metrics, sloppyTcp, fwmarkRules, workers, fanoutPrefix, maxConnections, amemthresh, dropEntry, dropPacket, secureTcp, amDropRate,
+            config, iface, control, metrics, sloppyTcp, syncPeers, syncKey, fwmarkRules, workers, fanoutPrefix, maxConnections, amemthresh, dropEntry, dropPacket, secureTcp, amDropRate,
         };
         command.SetAction(parse =>
         {
             if (!MetricsEndpoint.TryParse(parse.GetValue(metrics), out var metricsEndpoint))
             {
                 Console.Error.WriteLine($"fulcrum run: --metrics takes ADDR:PORT (e.g. 127.0.0.1:{MetricsEndpoint.DefaultPort}) or 'off', not '{parse.GetValue(metrics)}'");
+                return 2;
+            }
+
+            Sync.SyncOptions syncOptions;
+            try
+            {
+                syncOptions = SyncOptionsFrom(parse.GetValue(syncPeers), parse.GetValue(syncKey));
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine("fulcrum run: " + e.Message);
                 return 2;
             }
 
@@ -94,6 +114,7 @@ internal static class RunCommand
                     AmDropRate = parse.GetValue(amDropRate),
                 },
                 FwMarkRulesFile = parse.GetValue(fwmarkRules),
+                Sync = syncOptions,
             };
             if (options.Workers < 0 || options.MaxConnections < 1 || options.FanoutPrefix is < 1 or > 32)
             {
@@ -136,6 +157,7 @@ internal static class RunCommand
         Description = what + ": 0 off, 1 auto, 2 on now (auto afterwards), 3 always (as the ipvs sysctl)",
         DefaultValueFactory = _ => 0,
     };
+
     /// <summary>Prints the rules file's errors on stderr (file:line:column); true when there is none.</summary>
     private static bool ReportMarkRules(string path)
     {
@@ -156,5 +178,23 @@ internal static class RunCommand
         }
 
         return errors.Count == 0;
+    }
+
+    /// <summary>--sync-peer and --sync-auth-key-file as the sync service takes them; throws ArgumentException or IOException with the reason.</summary>
+    private static Sync.SyncOptions SyncOptionsFrom(string[]? peers, string? keyFile)
+    {
+        var list = new List<System.Net.IPEndPoint>();
+        foreach (var p in peers ?? [])
+        {
+            if (System.Net.IPEndPoint.TryParse(p, out var ep))
+                list.Add(ep);
+            else
+                throw new ArgumentException($"--sync-peer takes ADDR or ADDR:PORT, not '{p}'");
+        }
+        return new Sync.SyncOptions
+        {
+            Peers = list,
+            AuthKey = keyFile is null ? ReadOnlyMemory<byte>.Empty : File.ReadAllBytes(keyFile),
+        };
     }
 }

@@ -54,9 +54,12 @@ internal sealed partial class AdmSession
                 _func = IpvsFunc.SetTimeout;
                 return control.SetTimeouts(new IpvsTimeouts(ce.TcpTimeout, ce.TcpFinTimeout, ce.UdpTimeout));
             case CmdStartDaemon:
+                _func = IpvsFunc.StartDaemon;
+                return control.StartDaemon(new SyncDaemonConfig(ce.DaemonState, ce.McastIfn, ce.SyncId, ce.SyncMaxLen,
+                    ce.McastGroup, ce.McastPort, ce.McastTtl));
             case CmdStopDaemon:
-                Stderr.Append("fulcrum: connection sync is not implemented yet\n");
-                return -1;
+                _func = IpvsFunc.StopDaemon;
+                return control.StopDaemon(ce.DaemonState);
             default:
                 return 0;
         }

@@ -50,6 +50,29 @@ internal sealed partial class AdmSession
         Stdout.Append("Timeout (tcp tcpfin udp): ").Append(Num(t.Tcp)).Append(' ').Append(Num(t.TcpFin)).Append(' ').Append(Num(t.Udp)).Append('\n');
     }
 
+    /// <summary>
+    /// list_daemon (ipvsadm.c): one line per running daemon, MASTER first, with the settings the kernel
+    /// reports (its effective maxlen, group, port and ttl); nothing when none runs.
+    /// </summary>
+    private void ListDaemon()
+    {
+        foreach (SyncDaemonConfig d in Control.GetDaemons())
+        {
+            StringBuilder o = Stdout;
+            o.Append(d.State == SyncDaemonState.Master ? "master" : "backup").Append(" sync daemon (mcast=").Append(d.Interface)
+             .Append(", syncid=").Append(Num(d.SyncId));
+            if (d.MaxLength != 0)
+                o.Append(", maxlen=").Append(Num(d.MaxLength));
+            if (d.Group is not null)
+                o.Append(", group=").Append(d.Group);
+            if (d.Port != 0)
+                o.Append(", port=").Append(Num(d.Port));
+            if (d.Ttl != 0)
+                o.Append(", ttl=").Append(Num(d.Ttl));
+            o.Append(")\n");
+        }
+    }
+
     private void PrintTitle(uint format)
     {
         StringBuilder o = Stdout;

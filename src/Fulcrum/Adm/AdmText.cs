@@ -18,6 +18,8 @@ internal enum IpvsFunc
     GetServices,
     GetDests,
     GetService,
+    StartDaemon,
+    StopDaemon,
 }
 
 /// <summary>Fixed texts of ipvsadm 1.31 and libipvs.</summary>
@@ -45,6 +47,10 @@ internal static class AdmText
                 return "Destination already exists";
             case (IpvsFunc.UpdateDest or IpvsFunc.DelDest, IpvsErrno.ENOENT):
                 return "No such destination";
+            case (IpvsFunc.StartDaemon, IpvsErrno.EEXIST):
+                return "Daemon has already run";
+            case (IpvsFunc.StopDaemon, IpvsErrno.ESRCH):
+                return "No daemon is running";
         }
 
         return err switch

@@ -289,10 +289,10 @@ internal sealed partial class AdmSession
                     ListService(ce, format);
                 else if ((options & OptTimeout) != 0)
                     ListTimeout();
-                else if ((options & OptDaemon) == 0)
+                else if ((options & OptDaemon) != 0)
+                    ListDaemon();
+                else
                     ListAll(format);
-                // --daemon: no sync daemon can be running (start-daemon is not implemented), and
-                // ipvsadm prints nothing in that case.
                 return 0;
             case CmdRestore:
                 return RestoreTable(argv, readingStdin);
@@ -385,11 +385,13 @@ internal sealed partial class AdmSession
                 ce.Cmd = CmdStartDaemon;
                 if (popt.OptArg is not ("master" or "backup"))
                     Fail(2, "illegal start-daemon parameter specified");
+                ce.DaemonState = popt.OptArg == "master" ? SyncDaemonState.Master : SyncDaemonState.Backup;
                 break;
             case TagStopDaemon:
                 ce.Cmd = CmdStopDaemon;
                 if (popt.OptArg is not ("master" or "backup"))
                     Fail(2, "illegal start_daemon specified");
+                ce.DaemonState = popt.OptArg == "master" ? SyncDaemonState.Master : SyncDaemonState.Backup;
                 break;
             case 'h':
                 AdmText.Usage(Stdout, argv[0]);
@@ -502,7 +504,7 @@ internal sealed partial class AdmSession
                     break;
                 case 'I':
                     SetOption(ref options, OptcSyncId);
-                    if (StringToNumber(arg, 0, 255) == -1)
+                    if ((ce.SyncId = StringToNumber(arg, 0, 255)) == -1)
                         Fail(2, "illegal syncid specified");
                     break;
                 case TagTimeout:
@@ -566,25 +568,30 @@ internal sealed partial class AdmSession
                     {
                         if (!AdmAddress.TryParseIPv6(arg, out System.Net.IPAddress g6) || !g6.IsIPv6Multicast)
                             Fail(2, $"invalid IPv6 mcast-group `{arg}'");
+                        ce.McastGroup = g6;
                     }
                     else if (!AdmAddress.TryParseIPv4Strict(arg, out System.Net.IPAddress g4) || (AdmAddress.Word(g4, 0) >> 28) != 0xe)
                     {
                         Fail(2, $"invalid IPv4 mcast-group `{arg}'");
                     }
+                    else
+                    {
+                        ce.McastGroup = g4;
+                    }
                     break;
                 case TagMcastPort:
                     SetOption(ref options, OptcMcastPort);
-                    if (StringToNumber(arg, 1, 65535) == -1)
+                    if ((ce.McastPort = StringToNumber(arg, 1, 65535)) == -1)
                         Fail(2, "illegal mcast-port specified");
                     break;
                 case TagMcastTtl:
                     SetOption(ref options, OptcMcastTtl);
-                    if (StringToNumber(arg, 1, 255) == -1)
+                    if ((ce.McastTtl = StringToNumber(arg, 1, 255)) == -1)
                         Fail(2, "illegal mcast-ttl specified");
                     break;
                 case TagSyncMaxLen:
                     SetOption(ref options, OptcSyncMaxLen);
-                    if (StringToNumber(arg, 1, 65535 - 20 - 8) == -1)
+                    if ((ce.SyncMaxLen = StringToNumber(arg, 1, 65535 - 20 - 8)) == -1)
                         Fail(2, "illegal sync-maxlen specified");
                     break;
                 case TagTunInfo:
@@ -958,6 +965,12 @@ internal sealed partial class AdmSession
         public int TcpFinTimeout;
         public int UdpTimeout;
         public string McastIfn = "";
+        public SyncDaemonState DaemonState;
+        public int SyncId;
+        public System.Net.IPAddress? McastGroup;
+        public int McastPort;
+        public int McastTtl;
+        public int SyncMaxLen;
         public int DrainSeconds; // 0: delete at once, as ipvsadm -d
     }
 }

@@ -108,6 +108,13 @@ public sealed class Balancer
             }
         }
 
+        // Connection sync: a miss may be a connection the MASTER synced to this director (a takeover).
+        // Only a miss asks, so the established hot path is unchanged. IPv6 flows are not synced yet: the
+        // records carry IPv6 addresses, but the table's IPv6 keys live beside the entry (Sync/README.md).
+        var sync = v6 ? null : _table.Sync;
+        if (index < 0 && sync is not null)
+            index = Adopt(sync, svc, in packet, bucket, tcp, flags, nowMs);
+
         if (index >= 0)
         {
             ref var c = ref _conns.At(index);
@@ -116,11 +123,14 @@ public sealed class Balancer
             else
                 c.ExpiresMs = nowMs + snapshot.UdpTimeoutMs;
             dest = c.Dest!;
+            if (sync is { IsMaster: true })
+                SyncConnection(sync, index, snapshot);
             CountIn(dest, c.Service!, packet.IpLength);
             return BalanceVerdict.Forward;
         }
 
-        // tcp_conn_schedule: only a SYN without RST starts a connection, unless sysctl sloppy_tcp = 1.
+        // tcp_conn_schedule: only a SYN without RST starts a connection, unless sysctl sloppy_tcp lets any
+        // non-RST segment start one (what lets mh/sh directors take over flows they never saw).
         if (tcp && ((flags & TcpStateMachine.Rst) != 0 || ((flags & TcpStateMachine.Syn) == 0 && !_table.SloppyTcp)))
         {
             reason = DropReason.NotSyn;
@@ -148,7 +158,7 @@ public sealed class Balancer
         RealServer? picked;
         if (spec.Persistent)
         {
-            picked = SchedulePersistent(svc, spec, in packet, nowMs, onePacket, out template, out reason);
+            picked = SchedulePersistent(svc, spec, in packet, nowMs, onePacket, sync, out template, out reason);
             if (picked is null)
                 return BalanceVerdict.Drop;
         }
@@ -201,9 +211,159 @@ public sealed class Balancer
             SetTcpState(ref n, flags, snapshot, nowMs);
         else
             n.ExpiresMs = nowMs + snapshot.UdpTimeoutMs;
+        if (sync is { IsMaster: true })
+            SyncConnection(sync, index, snapshot);
         CountIn(picked, svc, packet.IpLength);
         dest = picked;
         return BalanceVerdict.Forward;
+    }
+
+    // The kernel's defaults: sysctl sync_threshold 3, sync_period 50 (sync_refresh_period 0).
+    private const int SyncThreshold = 3;
+    private const int SyncPeriod = 50;
+
+    /// <summary>
+    /// ip_vs_sync_conn after each packet (ip_vs_in): counts the packet and publishes the connection when
+    /// ip_vs_sync_conn_needed would, with the kernel's default sysctls. TCP: only in ESTABLISHED, FIN_WAIT,
+    /// CLOSE, CLOSE_WAIT, TIME_WAIT; a change into any of them but ESTABLISHED is sent at once; otherwise
+    /// (ESTABLISHED, UDP) on packets threshold, threshold + period, ... A connection's template goes
+    /// with it (the kernel re-sends the template on every packet of a persistent connection; sending it
+    /// with its connections carries the same information at a fraction of the rate).
+    /// </summary>
+    private void SyncConnection(IConnectionSync sync, int index, ServiceSnapshot snapshot)
+    {
+        ref var c = ref _conns.At(index);
+        int pkts = ++c.InPackets;
+        if (c.Protocol == (byte)IpProtocol.Tcp)
+        {
+            if (c.State is not (IpvsTcpState.Established or IpvsTcpState.FinWait or IpvsTcpState.Close
+                or IpvsTcpState.CloseWait or IpvsTcpState.TimeWait))
+                return;
+            bool force = c.State != c.SyncedState;
+            if (!(force && c.State != IpvsTcpState.Established) && pkts % SyncPeriod != SyncThreshold)
+                return;
+        }
+        else if (pkts % SyncPeriod != SyncThreshold)
+        {
+            return;
+        }
+
+        c.SyncedState = c.State;
+        var record = ToSynced(ref c, snapshot);
+        sync.Publish(Index, in record);
+        if (c.Control >= 0)
+        {
+            var t = ToSynced(ref _conns.At(c.Control), snapshot);
+            sync.Publish(Index, in t);
+        }
+    }
+
+    private static SyncedConnection ToSynced(ref Connection c, ServiceSnapshot snapshot)
+    {
+        var dest = c.Dest!;
+        bool template = (c.Flags & ConnectionFlags.Template) != 0;
+        bool tcp = c.Protocol == (byte)IpProtocol.Tcp;
+        uint flags = (uint)dest.Method;
+        if ((c.Flags & ConnectionFlags.NoOutput) != 0 || (template && dest.Method != ForwardingMethod.Masquerade))
+            flags |= IpvsConnFlags.NoOutput;
+        if ((c.Flags & ConnectionFlags.Inactive) != 0)
+            flags |= IpvsConnFlags.Inactive;
+        if (template)
+            flags |= IpvsConnFlags.Template;
+        long timeoutMs = template ? c.TimeoutMs : tcp ? snapshot.TcpTimeoutMs(c.State) : snapshot.UdpTimeoutMs;
+        return new SyncedConnection
+        {
+            Protocol = c.Protocol,
+            Flags = flags,
+            // A template's state is IP_VS_CTPL_S_NONE; UDP has the one state IP_VS_UDP_S_NORMAL (0).
+            State = template || !tcp ? (ushort)0 : (ushort)c.State,
+            ClientAddress = c.ClientAddress,
+            ClientPort = c.ClientPort,
+            VirtualAddress = c.VirtualAddress,
+            VirtualPort = c.VirtualPort,
+            DestAddress = dest.Address4,
+            DestPort = dest.Port,
+            FwMark = c.Service!.Key.FwMark,
+            TimeoutSeconds = (uint)(timeoutMs / 1000),
+        };
+    }
+
+    /// <summary>
+    /// ip_vs_proc_conn's result put to use: takes over a connection the MASTER synced, bound to the same
+    /// dest (ip_vs_find_dest: address, port, service), with its synced state and counted as the kernel's
+    /// ip_vs_bind_dest counts it. The caller then handles the packet as a hit. -1 when there is none, its
+    /// dest is not in the service any more, or a SYN reuses a closing connection's ports.
+    /// </summary>
+    private int Adopt(IConnectionSync sync, VirtualService svc, in ParsedPacket packet, int bucket, bool tcp, byte flags, long nowMs)
+    {
+        if (_conns.IsFull ||
+            !sync.TryImport(packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort,
+                template: false, nowMs, out var s))
+            return -1;
+        var state = tcp && s.State < TcpStateMachine.StateCount ? (IpvsTcpState)s.State : IpvsTcpState.None;
+        if (tcp && (flags & TcpStateMachine.Syn) != 0 && state is IpvsTcpState.TimeWait or IpvsTcpState.Close)
+            return -1;
+        var dest = FindDest(svc, (uint)s.DestAddress, s.DestPort);
+        if (dest is null)
+            return -1;
+
+        int index = _conns.Add(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+        ref var n = ref _conns.At(index);
+        n.Dest = dest;
+        n.Service = svc;
+        n.State = state;
+        n.SyncedState = state;
+        n.InPackets = SyncThreshold; // ip_vs_proc_conn: atomic_set(&cp->in_pkts, sync_threshold)
+        if (dest.Method != ForwardingMethod.Masquerade)
+            n.Flags |= ConnectionFlags.NoOutput;
+        ref var dc = ref dest.Counters.Slot(Index);
+        if (tcp && TcpStateMachine.IsActive(state))
+        {
+            dc.ActiveConns++;
+        }
+        else
+        {
+            n.Flags |= ConnectionFlags.Inactive;
+            dc.InactiveConns++;
+        }
+        if (dest.UpperThreshold != 0)
+            dest.CheckOverloadAfterBind();
+        sync.Adopted(packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort, template: false);
+        return index;
+    }
+
+    /// <summary>A synced persistence template taken over on a template miss, as <see cref="Adopt"/> does for connections.</summary>
+    private int AdoptTemplate(IConnectionSync sync, VirtualService svc, byte proto, uint snet, uint vip, ushort tport, int bucket, long nowMs)
+    {
+        if (_conns.IsFull || !sync.TryImport(proto, snet, 0, vip, tport, template: true, nowMs, out var s))
+            return -1;
+        var dest = FindDest(svc, (uint)s.DestAddress, s.DestPort);
+        if (dest is null)
+            return -1;
+        int index = _conns.Add(bucket, proto, snet, 0, vip, tport);
+        ref var t = ref _conns.At(index);
+        t.Flags |= ConnectionFlags.Template;
+        t.Dest = dest;
+        t.Service = svc;
+        t.TimeoutMs = s.TimeoutSeconds != 0 ? s.TimeoutSeconds * 1000L : svc.Spec.PersistenceTimeout * 1000L;
+        t.ExpiresMs = nowMs + t.TimeoutMs;
+        dest.Counters.Slot(Index).PersistentConns++;
+        if (dest.UpperThreshold != 0)
+            dest.CheckOverloadAfterBind();
+        sync.Adopted(proto, snet, 0, vip, tport, template: true);
+        return index;
+    }
+
+    private static RealServer? FindDest(VirtualService svc, uint address, ushort port)
+    {
+        // The full list, weight 0 included: a quiesced dest keeps its connections (ip_vs_find_dest).
+        var dests = svc.DestArray;
+        for (int i = 0; i < dests.Length; i++)
+        {
+            if (dests[i].Address4 == address && dests[i].Port == port)
+                return dests[i];
+        }
+        return null;
     }
 
     private RealServer? Schedule(VirtualService svc, in ParsedPacket packet, long nowMs)
@@ -223,7 +383,7 @@ public sealed class Balancer
     /// the template's timer with its timeout. Templates are per worker, like connections.
     /// </summary>
     private RealServer? SchedulePersistent(VirtualService svc, ServiceSpec spec, in ParsedPacket packet, long nowMs,
-        bool onePacket, out int template, out DropReason reason)
+        bool onePacket, IConnectionSync? sync, out int template, out DropReason reason)
     {
         reason = DropReason.None;
         int prefix = spec.NetmaskPrefix;
@@ -256,6 +416,8 @@ public sealed class Balancer
             }
             tb = _conns.Bucket(proto, snet, 0, vip, tport);
             template = _conns.Find(tb, proto, snet, 0, vip, tport, template: true);
+            if (template < 0 && sync is not null)
+                template = AdoptTemplate(sync, svc, proto, snet, vip, tport, tb, nowMs);
         }
         if (template >= 0)
         {
@@ -548,6 +710,19 @@ public sealed class Balancer
         var b = new byte[16];
         BinaryPrimitives.WriteUInt128BigEndian(b, hostOrder);
         return new IPAddress(b);
+    }
+
+    /// <summary>Appends the live connections and templates as sync records (control plane; a racy read, as <see cref="Collect"/>).</summary>
+    internal void CollectSynced(List<SyncedConnection> into, ServiceSnapshot snapshot, long nowMs)
+    {
+        int highWater = _conns.HighWater;
+        for (int i = 0; i < highWater; i++)
+        {
+            var c = _conns.At(i);
+            if ((c.Flags & ConnectionFlags.InUse) == 0 || c.Dest is null || c.Service is null || c.ExpiresMs <= nowMs)
+                continue;
+            into.Add(ToSynced(ref c, snapshot));
+        }
     }
 
     internal static IPAddress ToAddress(uint hostOrder)

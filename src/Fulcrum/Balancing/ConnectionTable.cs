@@ -45,6 +45,10 @@ internal struct Connection
     public int Control;
     /// <summary>For a template: how many connections it controls (cp->n_control).</summary>
     public int Controlled;
+    /// <summary>Packets seen (cp->in_pkts): connection sync sends on the kernel's sync_threshold/sync_period counts.</summary>
+    public int InPackets;
+    /// <summary>The state last synced (cp->old_state): a change forces a sync message.</summary>
+    public IpvsTcpState SyncedState;
     public RealServer? Dest;
     public VirtualService? Service;
 }
@@ -209,6 +213,8 @@ internal sealed class ConnectionTable
         c.Control = -1;
         c.Controlled = 0;
         c.TimeoutMs = 0;
+        c.InPackets = 0;
+        c.SyncedState = IpvsTcpState.None;
         c.Next = _buckets[bucket];
         _buckets[bucket] = index;
         Count++;

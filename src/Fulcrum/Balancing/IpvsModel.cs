@@ -109,6 +109,7 @@ public static class IpvsErrno
     public const int ESRCH = 3;
     public const int ENOMEM = 12;
     public const int EEXIST = 17;
+    public const int ENODEV = 19;
     public const int EINVAL = 22;
     public const int ERANGE = 34;
     public const int ENOPROTOOPT = 92;
@@ -144,4 +145,13 @@ public interface IIpvsControl
     IReadOnlyList<ServiceInfo> GetServices();
     ServiceInfo? GetService(ServiceKey key);
     IReadOnlyList<ConnectionInfo> GetConnections();
+
+    /// <summary>--start-daemon (IPVS_CMD_NEW_DAEMON): 0, EEXIST when that daemon runs, ENODEV (no such interface).</summary>
+    int StartDaemon(SyncDaemonConfig config) => IpvsErrno.ENOPROTOOPT;
+
+    /// <summary>--stop-daemon (IPVS_CMD_DEL_DAEMON): 0, or ESRCH when that daemon does not run.</summary>
+    int StopDaemon(SyncDaemonState state) => IpvsErrno.ESRCH;
+
+    /// <summary>-L --daemon: the running sync daemons with their effective settings, MASTER first.</summary>
+    IReadOnlyList<SyncDaemonConfig> GetDaemons() => [];
 }

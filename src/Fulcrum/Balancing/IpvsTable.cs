@@ -79,6 +79,24 @@ public sealed class IpvsTable : IIpvsControl
         set => Volatile.Write(ref _expireQuiescentTemplate, value);
     }
 
+    private IConnectionSync? _sync;
+
+    /// <summary>
+    /// Connection sync (Sync/), set once by the director at start; null without it. Workers read it per
+    /// packet to publish changes (MASTER) and, on a miss, to take over synced connections.
+    /// </summary>
+    public IConnectionSync? Sync
+    {
+        get => Volatile.Read(ref _sync);
+        set => Volatile.Write(ref _sync, value);
+    }
+
+    public int StartDaemon(SyncDaemonConfig config) => Sync?.StartDaemon(config) ?? IpvsErrno.ENOPROTOOPT;
+
+    public int StopDaemon(SyncDaemonState state) => Sync?.StopDaemon(state) ?? IpvsErrno.ESRCH;
+
+    public IReadOnlyList<SyncDaemonConfig> GetDaemons() => Sync?.GetDaemons() ?? [];
+
     /// <summary>
     /// sysctl net.ipv4.vs.sloppy_tcp (default 0): when set, any TCP packet but a RST may create a connection,
     /// not only a SYN (tcp_conn_schedule). A director that takes over established flows it never saw the SYN
@@ -365,7 +383,22 @@ public sealed class IpvsTable : IIpvsControl
             workers = (Balancer?[])_workers.Clone();
         foreach (var w in workers)
             w?.Collect(list, now);
+        // A BACKUP lists what its MASTER synced, as the kernel's /proc/net/ip_vs_conn does.
+        Sync?.CollectImported(list, now);
         return list;
+    }
+
+    /// <summary>Every worker's live connections and templates as sync records, for a bulk resync (a racy read, as -Lc).</summary>
+    public void CollectForSync(List<SyncedConnection> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        long now = NowMs;
+        var snapshot = Snapshot;
+        Balancer?[] workers;
+        lock (_gate)
+            workers = (Balancer?[])_workers.Clone();
+        foreach (var w in workers)
+            w?.CollectSynced(into, snapshot, now);
     }
 
     /// <summary>

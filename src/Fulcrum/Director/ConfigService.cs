@@ -24,12 +24,14 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
     private readonly ILogger<ConfigService> _logger;
     private readonly ILoggerFactory _loggers;
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly Sync.SyncService _sync;
     private readonly Lock _gate = new();
     private IReadOnlyList<(ServiceSpec Service, IReadOnlyList<DestSpec> Dests)> _applied = [];
     private PosixSignalRegistration? _sighup;
 
-    public ConfigService(DirectorOptions options, IpvsTable table, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
+    public ConfigService(DirectorOptions options, IpvsTable table, ILoggerFactory loggers, IHostApplicationLifetime lifetime, Sync.SyncService sync)
     {
+        _sync = sync;
         // The host stops services in reverse order of start, so this one would stop last: a MASTER
         // must send its priority-0 advert the moment shutdown begins, so the BACKUP takes over
         // after its skew time only (RFC 3768 6.4.3), as keepalived does.
@@ -85,6 +87,9 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
             });
         }
 
+        // lvs_sync_daemon: the sync daemon follows its VRRP instance, as keepalived's ipvs_syncd_master/backup.
+        _sync.Follow(config.Global.LvsSyncDaemon, config, () => Vrrp?.Instances);
+
         _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true;
@@ -128,6 +133,7 @@ internal sealed partial class ConfigService : IHostedService, IDisposable
         }
 
         Apply(config);
+        _sync.Follow(config.Global.LvsSyncDaemon, config, () => Vrrp?.Instances);
         if (Vrrp is not null)
         {
             // The difference only: an instance the new file keeps stays in its state with its VIPs.

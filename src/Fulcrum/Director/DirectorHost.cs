@@ -41,6 +41,16 @@ public static class DirectorHost
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), options.ResolvedWorkers, options.MaxConnectionsPerWorker, options.Defense) { SloppyTcp = options.SloppyTcp });
+        // Connection sync: on the table before any worker or daemon starts, so both see it.
+        services.AddSingleton(sp =>
+        {
+            var table = sp.GetRequiredService<IpvsTable>();
+            var sync = new Sync.SyncService(table, sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<Sync.SyncService>>(), options.Sync);
+            table.Sync = sync;
+            return sync;
+        });
+        services.AddHostedService(sp => sp.GetRequiredService<Sync.SyncService>());
         services.AddSingleton<DirectorStatus>();
         services.AddSingleton<ConfigService>();
         services.AddHostedService(sp => sp.GetRequiredService<ConfigService>());

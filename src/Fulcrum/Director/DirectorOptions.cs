@@ -51,4 +51,7 @@ public sealed record DirectorOptions
 
     /// <summary>Each worker's share of <see cref="MaxConnections"/>.</summary>
     public int MaxConnectionsPerWorker => Math.Max(1, (int)(((long)MaxConnections + ResolvedWorkers - 1) / ResolvedWorkers));
+
+    /// <summary>Connection sync extensions (unicast peers, HMAC key); the daemons themselves are ipvsadm's or keepalived.conf's.</summary>
+    public Sync.SyncOptions Sync { get; init; } = new();
 }

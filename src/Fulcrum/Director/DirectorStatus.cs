@@ -13,10 +13,12 @@ internal sealed class DirectorStatus
     private readonly DirectorOptions _options;
     private readonly IpvsTable _table;
     private readonly ConfigService _config;
+    private readonly Sync.SyncService _sync;
     private DataPlaneService? _dataPlane;
 
-    public DirectorStatus(DirectorOptions options, IpvsTable table, ConfigService config)
+    public DirectorStatus(DirectorOptions options, IpvsTable table, ConfigService config, Sync.SyncService sync)
     {
+        _sync = sync;
         _options = options;
         _table = table;
         _config = config;
@@ -32,7 +34,8 @@ internal sealed class DirectorStatus
         _config.Vrrp?.Instances ?? [],
         _config.Health?.GetRealServers() ?? [],
         _config.Health?.GetVirtualServers() ?? [],
-        _table.Defense);
+        _table.Defense,
+        _sync.GetStatus());
 
     public string Render(bool json)
     {

@@ -18,7 +18,8 @@ internal sealed record StatusReport(
     IReadOnlyList<VrrpInstanceStatus> Vrrp,
     IReadOnlyList<RealServerHealth> Health,
     IReadOnlyList<VirtualServerHealth> VirtualServers,
-    IpvsDefense? Defense = null)
+    IpvsDefense? Defense = null,
+    Sync.SyncStatus? Sync = null)
 {
     private List<(ServiceKey Key, RealServerHealth Health)>? _byService;
     private Dictionary<(ServiceKey, IPAddress, ushort), RealServerHealth>? _lookup;
@@ -124,6 +125,8 @@ internal static class StatusRenderer
         }
 
         VrrpStatusText.Append(sb, r.Vrrp);
+        if (r.Sync is { } sync)
+            Fulcrum.Sync.SyncStatusText.Append(sb, sync);
 
         sb.Append("Virtual services:\n");
         if (r.Services.Count == 0)
@@ -231,6 +234,14 @@ internal static class StatusRenderer
                 w.WriteBoolean("secure_tcp_active", defense.SecureTcpActive);
                 w.WriteNumber("dropped_entries", t.DroppedEntries);
                 w.WriteEndObject();
+            }
+
+            if (r.Sync is { } sync)
+            {
+                var syncJson = new StringBuilder();
+                Fulcrum.Sync.SyncStatusText.AppendJson(syncJson, sync);
+                w.WritePropertyName("sync");
+                w.WriteRawValue(syncJson.ToString());
             }
 
             w.WriteStartArray("vrrp");

@@ -97,7 +97,8 @@ public class IpvsadmErrorTests
     [InlineData("-A -t 198.51.100.100:81 -p --pe nosuch", "Scheduler or persistence engine not found\n", 255)]
     [InlineData("-a -t 198.51.100.100:80 -r 198.51.100.9 -x 10 -y 20", "Numerical result out of range\n", 255)]
     [InlineData("-a -t 198.51.100.100:80 -r 198.51.100.9 -y 1", "Numerical result out of range\n", 255)]
-    [InlineData("--start-daemon master", "fulcrum: connection sync is not implemented yet\n", 255)]
+    [InlineData("--stop-daemon master", "No daemon is running\n", 255)]
+    [InlineData("--stop-daemon backup --syncid 3", "No daemon is running\n", 255)]
     [InlineData("-a -t 198.51.100.100:80 -r 198.51.100.9 -i --tun-type gue --tun-port 6080", "fulcrum: tunnel type gue is not implemented yet\n", 255)]
     // Listing a missing service: exit 1.
     [InlineData("-L -t 198.51.100.100:81", "No such service\n", 1)]
