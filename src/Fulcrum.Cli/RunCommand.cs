@@ -20,7 +20,13 @@ internal static class RunCommand
             Description = "control socket path (one per daemon)",
             DefaultValueFactory = _ => ControlProtocol.DefaultSocketPath,
         };
-        var command = new Command("run", "Run the director daemon") { config, iface, control };
+        var driver = new Option<string>("--driver")
+        {
+            Description = "data path: auto, tc, xdp, xdp-generic (kernel tier for established flows + C#) or afpacket (C# only)",
+            DefaultValueFactory = _ => "auto",
+        };
+        driver.AcceptOnlyFromAmong(Fulcrum.Linux.Bpf.KernelDriver.Names);
+        var command = new Command("run", "Run the director daemon") { config, iface, control, driver };
         command.SetAction(parse =>
         {
             var options = new DirectorOptions
@@ -28,6 +34,7 @@ internal static class RunCommand
                 Interface = parse.GetValue(iface)!,
                 ControlSocketPath = parse.GetValue(control)!,
                 ConfigFile = parse.GetValue(config),
+                Driver = parse.GetValue(driver)!,
             };
             if (options.ConfigFile is not null && !CheckConfigCommand.Report(options.ConfigFile))
             {

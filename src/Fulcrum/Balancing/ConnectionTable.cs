@@ -15,6 +15,8 @@ internal enum ConnectionFlags : byte
     NoOutput = 4,
     /// <summary>IP_VS_CONN_F_TEMPLATE: a persistence template (client network, VIP, port) → dest, not a flow.</summary>
     Template = 8,
+    /// <summary>The kernel tier holds an entry for it and forwards its packets (<see cref="IKernelFastPath"/>).</summary>
+    InKernel = 16,
 }
 
 /// <summary>
@@ -41,6 +43,9 @@ internal struct Connection
     public int Controlled;
     public RealServer? Dest;
     public VirtualService? Service;
+    /// <summary>The kernel tier's packet and byte counts already folded into the counters (while <see cref="ConnectionFlags.InKernel"/>).</summary>
+    public long KernelPackets;
+    public long KernelBytes;
 }
 
 /// <summary>

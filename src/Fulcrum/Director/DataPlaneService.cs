@@ -14,14 +14,16 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     private readonly DirectorOptions _options;
     private readonly IpvsTable _table;
     private readonly ILogger<DataPlaneService> _logger;
+    private readonly KernelTierHost? _kernel;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<(DataPlaneWorker Worker, Thread Thread)> _workers = [];
 
-    public DataPlaneService(DirectorOptions options, IpvsTable table, ILogger<DataPlaneService> logger)
+    public DataPlaneService(DirectorOptions options, IpvsTable table, ILogger<DataPlaneService> logger, KernelTierHost? kernel = null)
     {
         _options = options;
         _table = table;
         _logger = logger;
+        _kernel = kernel;
     }
 
     public IReadOnlyList<DataPlaneWorker> Workers => _workers.ConvertAll(w => w.Worker);
@@ -29,8 +31,10 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         ulong mac = NetInterface.GetMac(_options.Interface);
+        _kernel?.Start();
         var ring = new PacketRing(NetInterface.GetIndex(_options.Interface));
         var worker = new DataPlaneWorker(ring, _table, 0, mac);
+        _kernel?.Bind(worker.Balancer, ring);
         var thread = new Thread(() => worker.Run(_stop.Token))
         {
             IsBackground = true,

@@ -14,4 +14,7 @@ public sealed record DirectorOptions
 
     /// <summary>The connection table's bound per worker; IPVS's own table grows without one.</summary>
     public int MaxConnections { get; init; } = 1 << 20;
+
+    /// <summary>`--driver`: auto, tc, xdp, xdp-generic (kernel tier + C#) or afpacket (C# only); see Linux/Bpf/KernelDriver.</summary>
+    public string Driver { get; init; } = "auto";
 }
