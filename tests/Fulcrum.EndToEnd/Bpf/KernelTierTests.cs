@@ -102,7 +102,9 @@ public abstract class KernelTierTests
         Assert.Contains(KeepAliveClient.Get(socket), Names);
         Assert.Contains(KeepAliveClient.Get(socket), Names);
         int port = ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
-        Wait.For(() => MapHasClientPort(6, port), $"a TCP entry for client port {port} in fulcrum_conns");
+        Wait.For(() => MapPackets(6, port) is not null, $"a TCP entry for client port {port} in fulcrum_conns");
+        // The second request's segments (and the first's, once established) passed the kernel tier.
+        Assert.True(MapPackets(6, port) > 0, "the kernel tier forwarded none of the connection's segments");
     }
 
     [Fact]
@@ -127,8 +129,9 @@ public abstract class KernelTierTests
         int port = int.Parse(output[0], CultureInfo.InvariantCulture);
         Assert.Equal(N, int.Parse(output[1], CultureInfo.InvariantCulture));
 
-        // The flow lives (UDP timeout 300 s): its entry is in the kernel tier's map.
-        Assert.True(MapHasClientPort(17, port), $"no UDP entry for client port {port} in fulcrum_conns");
+        // The flow lives (UDP timeout 300 s): its entry is in the kernel tier's map, which forwarded every
+        // datagram after the first (the C# tier scheduled that one and installed the entry).
+        Assert.Equal(N - 1, MapPackets(17, port));
 
         // The C# tier saw the first datagram only; the sweep folds the kernel's count in within 250 ms.
         Wait.For(() => UdpInPackets() == N, $"InPkts of the UDP service to reach {N}");
@@ -146,25 +149,32 @@ public abstract class KernelTierTests
         return long.Parse(service.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3], CultureInfo.InvariantCulture);
     }
 
-    /// <summary>bpftool's view of the map: is there an entry for this protocol and client port (network order in the key)?</summary>
-    private bool MapHasClientPort(int protocol, int port)
+    /// <summary>
+    /// bpftool's view of the map: the packets (summed over CPUs) of the entry for this protocol and client
+    /// port, or null when there is none.
+    /// </summary>
+    private long? MapPackets(int protocol, int port)
     {
         var dump = _f.Lab.Exec("lb1", "bpftool", "-j", "map", "dump", "name", "fulcrum_conns").EnsureSuccess("bpftool map dump").StdOut;
         using var doc = JsonDocument.Parse(dump);
         foreach (var entry in doc.RootElement.EnumerateArray())
         {
-            // Formatted with BTF: {"key": {"protocol": 17, ..., "client_port": <network order>}, "values": [...]}.
+            // With BTF: {"formatted": {"key": {"protocol": 17, ..., "client_port": <network order>},
+            // "values": [{"cpu": 0, "value": {"packets": n, ...}}, ...]}}.
             if (!entry.TryGetProperty("formatted", out var f))
                 continue;
             var key = f.GetProperty("key");
-            int proto = key.GetProperty("protocol").GetInt32();
             int raw = key.GetProperty("client_port").GetInt32();
             int hostOrder = ((raw & 0xFF) << 8) | (raw >> 8);
-            if (proto == protocol && hostOrder == port)
-                return true;
+            if (key.GetProperty("protocol").GetInt32() != protocol || hostOrder != port)
+                continue;
+            long packets = 0;
+            foreach (var cpu in f.GetProperty("values").EnumerateArray())
+                packets += cpu.GetProperty("value").GetProperty("packets").GetInt64();
+            return packets;
         }
 
-        return false;
+        return null;
     }
 }
 
