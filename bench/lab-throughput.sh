@@ -67,7 +67,8 @@ fulcrum_on() { # driver
   ip netns exec "$PREFIX-lb1" "$FULCRUM_BIN" run -i eth0 --control "$CONTROL" --driver "$1" >"$WORK/fulcrum.log" 2>&1 &
   FULCRUM_PID=$!
   PIDS+=("$FULCRUM_PID")
-  for _ in $(seq 50); do [ -S "$CONTROL" ] && break; kill -0 "$FULCRUM_PID" 2>/dev/null || break; sleep 0.1; done
+  # Up to 30 s: loading the kernel tier on a busy 2-CPU machine took more than the 5 s once allowed.
+  for _ in $(seq 300); do [ -S "$CONTROL" ] && break; kill -0 "$FULCRUM_PID" 2>/dev/null || break; sleep 0.1; done
   if ! kill -0 "$FULCRUM_PID" 2>/dev/null || [ ! -S "$CONTROL" ]; then
     fulcrum_skip="fulcrum run did not start a control socket: $(tail -n 3 "$WORK/fulcrum.log" | tr '\n' ' ')"
     director_off; return 1

@@ -98,8 +98,11 @@ public sealed unsafe class KernelTier : IDisposable
     {
         var hook = new bpf_tc_hook { sz = (nuint)sizeof(bpf_tc_hook), ifindex = ifIndex, attach_point = Libbpf.BPF_TC_INGRESS };
         var opts = new bpf_tc_opts { sz = (nuint)sizeof(bpf_tc_opts), handle = TcHandle, priority = TcPriority };
-        // ENOENT (nothing there, or no clsact qdisc at all) is the common answer.
+        // ENOENT (nothing there, or no clsact qdisc at all) is the common answer; libbpf would print the
+        // kernel's "Parent Qdisc doesn't exists" for it, which is no error here.
+        nint printer = Libbpf.SetPrint(0);
         _ = Libbpf.TcDetach(&hook, &opts);
+        Libbpf.SetPrint(printer);
         foreach (uint mode in (ReadOnlySpan<uint>)[Libbpf.XDP_FLAGS_SKB_MODE, Libbpf.XDP_FLAGS_DRV_MODE])
         {
             uint id = 0;

@@ -28,6 +28,10 @@ internal static unsafe partial class Libbpf
     internal const ulong BPF_ANY = 0;
     internal const int SO_ATTACH_BPF = 50;
 
+    /// <summary>libbpf_set_print: replaces libbpf's stderr printer (null silences it); returns the old one.</summary>
+    [LibraryImport(Library, EntryPoint = "libbpf_set_print")]
+    internal static partial nint SetPrint(nint printer);
+
     [LibraryImport(Library, EntryPoint = "bpf_object__open_file", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial nint ObjectOpenFile(string path, void* opts);
 
