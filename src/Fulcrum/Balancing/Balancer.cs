@@ -376,7 +376,7 @@ public sealed class Balancer
                 if (FastPath!.TryRead(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
                     Fold(ref c, k, snapshot, nowMs);
                 else
-                    c.Flags &= ~ConnectionFlags.InKernel; // evicted from the LRU map: C# forwards it again
+                    c.Flags &= ~ConnectionFlags.InKernel; // gone from the map (deleted outside): C# forwards it again
             }
             if ((c.Flags & ConnectionFlags.InUse) != 0 && c.ExpiresMs <= nowMs)
             {

@@ -24,13 +24,15 @@
 
 #include "fulcrum_dr.h"
 
-// LRU maps are preallocated (per-CPU values for every entry): 1M entries took seconds to create and
-// ~160 MB on 2 CPUs. A flow evicted from here is forwarded by the C# tier again, so this bounds the
-// kernel tier's working set, not the director's.
-#define FULCRUM_CONN_MAX 262144
+// A per-CPU hash without preallocation, not an LRU: LRU maps are always preallocated (256K entries took
+// 1-8 s to create on a busy 2-CPU machine, 1M ~160 MB), and an LRU would evict entries silently with
+// their unfolded counts. Here the C# tier decides every removal; when the map is full, Install fails and
+// the C# tier keeps forwarding that flow itself. Sized like the C# connection table's default bound.
+#define FULCRUM_CONN_MAX 1048576
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FULCRUM_CONN_MAX);
 	__type(key, struct fulcrum_conn_key);
 	__type(value, struct fulcrum_conn_value);
