@@ -155,23 +155,36 @@ public abstract class KernelTierTests
     /// </summary>
     private long? MapPackets(int protocol, int port)
     {
-        var dump = _f.Lab.Exec("lb1", "bpftool", "-j", "map", "dump", "name", "fulcrum_conns").EnsureSuccess("bpftool map dump").StdOut;
-        using var doc = JsonDocument.Parse(dump);
-        foreach (var entry in doc.RootElement.EnumerateArray())
+        // Other directors (tests running in parallel) have maps of the same name: look in each; the client
+        // port the kernel gave this test's socket tells its entry apart.
+        var show = _f.Lab.Exec("lb1", "bpftool", "-j", "map", "show", "name", "fulcrum_conns").EnsureSuccess("bpftool map show").StdOut.Trim();
+        var ids = new List<string>();
+        using (var maps = JsonDocument.Parse(show.StartsWith('[') ? show : "[" + show + "]"))
         {
-            // With BTF: {"formatted": {"key": {"protocol": 17, ..., "client_port": <network order>},
-            // "values": [{"cpu": 0, "value": {"packets": n, ...}}, ...]}}.
-            if (!entry.TryGetProperty("formatted", out var f))
-                continue;
-            var key = f.GetProperty("key");
-            int raw = key.GetProperty("client_port").GetInt32();
-            int hostOrder = ((raw & 0xFF) << 8) | (raw >> 8);
-            if (key.GetProperty("protocol").GetInt32() != protocol || hostOrder != port)
-                continue;
-            long packets = 0;
-            foreach (var cpu in f.GetProperty("values").EnumerateArray())
-                packets += cpu.GetProperty("value").GetProperty("packets").GetInt64();
-            return packets;
+            foreach (var map in maps.RootElement.EnumerateArray())
+                ids.Add(map.GetProperty("id").GetInt32().ToString(CultureInfo.InvariantCulture));
+        }
+
+        foreach (var id in ids)
+        {
+            var dump = _f.Lab.Exec("lb1", "bpftool", "-j", "map", "dump", "id", id).EnsureSuccess("bpftool map dump").StdOut;
+            using var doc = JsonDocument.Parse(dump);
+            foreach (var entry in doc.RootElement.EnumerateArray())
+            {
+                // With BTF: {"formatted": {"key": {"protocol": 17, ..., "client_port": <network order>},
+                // "values": [{"cpu": 0, "value": {"packets": n, ...}}, ...]}}.
+                if (!entry.TryGetProperty("formatted", out var f))
+                    continue;
+                var key = f.GetProperty("key");
+                int raw = key.GetProperty("client_port").GetInt32();
+                int hostOrder = ((raw & 0xFF) << 8) | (raw >> 8);
+                if (key.GetProperty("protocol").GetInt32() != protocol || hostOrder != port)
+                    continue;
+                long packets = 0;
+                foreach (var cpu in f.GetProperty("values").EnumerateArray())
+                    packets += cpu.GetProperty("value").GetProperty("packets").GetInt64();
+                return packets;
+            }
         }
 
         return null;

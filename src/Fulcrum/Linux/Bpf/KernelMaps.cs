@@ -17,7 +17,7 @@ internal unsafe struct fulcrum_conn_key
     public ushort virtual_port;
 }
 
-/// <summary>fulcrum_dr.h struct fulcrum_conn_value: one CPU's copy in the LRU per-CPU hash.</summary>
+/// <summary>fulcrum_dr.h struct fulcrum_conn_value: one CPU's copy in the per-CPU hash.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct fulcrum_conn_value
 {
