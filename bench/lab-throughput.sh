@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Throughput on the lab (design.md "The lab"), in one run, interleaved:
 #   direct   client -> rs1, no director hop (the ceiling)
-#   fulcrum  client -> VIP through `fulcrum run` in lb1 (LVS-DR, the seed's ipvsadm commands via `fulcrum adm`)
+#   fulcrum-D  client -> VIP through `fulcrum run --driver D` in lb1 (LVS-DR, the seed's ipvsadm commands via
+#            `fulcrum adm`), one scenario per driver in DRIVERS: afpacket = the C# tier alone; tc, xdp-generic =
+#            the kernel tier (Linux/Bpf) forwarding established flows, C# the rest. Native XDP is not measured on
+#            veth: XDP_TX there needs an XDP program on the peer and frames from local senders carry partial
+#            checksums that native XDP cannot complete (fulcrum_dr.bpf.c).
 #   nft      client -> VIP through a kernel stateless DR peer in lb1: an nftables netdev ingress rule that
 #            rewrites the destination MAC to a real server's (jhash of the client address and port, so a
 #            TCP flow sticks to one), the source MAC to lb1's, and forwards the frame back out of eth0
 # Metrics: wrk requests/s with keep-alive (-t1 -c32), with one connection per request (Connection: close),
 # and small-UDP packets/s received at the real server (iperf3 -u -l 64 -b 0, receiver's count).
-# Each is run RUNS times (default 3); min/median/max and the ratios fulcrum/direct and fulcrum/nft are printed.
+# Each is run RUNS times (default 3); min/median/max and the ratios of every fulcrum-D to direct and to nft are printed.
 #
 # Usage (root): bench/lab-throughput.sh   env: RUNS=3 SECONDS_PER_RUN=5 BACKENDS=3 FULCRUM_BIN=path/to/fulcrum
 #   FULCRUM_ARGS="--workers 1" adds options to `fulcrum run` (e.g. to compare worker counts)
+#   DRIVERS="afpacket tc xdp-generic" picks the data paths compared (default: all three)
 # BACKENDS=1 puts only rs1 behind VIP:80, so the ratio to direct measures the director hop alone
 # (with 3, the VIP paths have three nginx processes to the direct path's one).
 # The lab gets a unique prefix and is always torn down on exit.
@@ -25,6 +30,7 @@ done
 RUNS=${RUNS:-3}
 BACKENDS=${BACKENDS:-3}   # real servers behind VIP:80 (rs1..rsN); the direct path always hits rs1 alone
 DUR=${SECONDS_PER_RUN:-5}
+read -r -a DRIVERS <<<"${DRIVERS:-afpacket tc xdp-generic}"
 PREFIX="flb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 FULCRUM_BIN=${FULCRUM_BIN:-src/Fulcrum.Cli/bin/Release/net10.0/fulcrum}
 VIP=198.51.100.100
@@ -57,13 +63,14 @@ if [ ! -x "$FULCRUM_BIN" ]; then
   fulcrum_skip="no fulcrum binary at $FULCRUM_BIN (dotnet build Fulcrum.slnx -c Release, or set FULCRUM_BIN)"
 fi
 
-fulcrum_on() {
+fulcrum_on() { # driver
   # ip netns exec directly (not the ns function) so that $! is the daemon's own PID.
   # shellcheck disable=SC2086 # FULCRUM_ARGS is a list of options
-  ip netns exec "$PREFIX-lb1" "$FULCRUM_BIN" run -i eth0 --control "$CONTROL" ${FULCRUM_ARGS:-} >"$WORK/fulcrum.log" 2>&1 &
+  ip netns exec "$PREFIX-lb1" "$FULCRUM_BIN" run -i eth0 --control "$CONTROL" --driver "$1" ${FULCRUM_ARGS:-} >"$WORK/fulcrum.log" 2>&1 &
   FULCRUM_PID=$!
   PIDS+=("$FULCRUM_PID")
-  for _ in $(seq 50); do [ -S "$CONTROL" ] && break; kill -0 "$FULCRUM_PID" 2>/dev/null || break; sleep 0.1; done
+  # Up to 30 s: loading the kernel tier on a busy 2-CPU machine took more than the 5 s once allowed.
+  for _ in $(seq 300); do [ -S "$CONTROL" ] && break; kill -0 "$FULCRUM_PID" 2>/dev/null || break; sleep 0.1; done
   if ! kill -0 "$FULCRUM_PID" 2>/dev/null || [ ! -S "$CONTROL" ]; then
     fulcrum_skip="fulcrum run did not start a control socket: $(tail -n 3 "$WORK/fulcrum.log" | tr '\n' ' ')"
     director_off; return 1
@@ -131,7 +138,7 @@ measure() { # scenario run
     *) target=$VIP ;;
   esac
   case $scenario in
-    fulcrum) fulcrum_on || return 0 ;;
+    fulcrum-*) fulcrum_on "${scenario#fulcrum-}" || return 0 ;;
     nft) nft_on ;;
   esac
   # Warm up: neighbour entries, the director's first connection.
@@ -143,7 +150,7 @@ measure() { # scenario run
   director_off
   printf '%s %s keepalive %s\n%s %s close %s\n%s %s udp %s\n' \
     "$scenario" "$run" "${ka:-0}" "$scenario" "$run" "${close:-0}" "$scenario" "$run" "${udp:-0}" >>"$WORK/results"
-  printf '  run %s %-8s keep-alive %10s req/s   close %10s req/s   udp %10s pkt/s\n' "$run" "$scenario" "${ka:-0}" "${close:-0}" "${udp:-0}"
+  printf '  run %s %-20s keep-alive %10s req/s   close %10s req/s   udp %10s pkt/s\n' "$run" "$scenario" "${ka:-0}" "${close:-0}" "${udp:-0}"
 }
 
 # --- run -------------------------------------------------------------------------------------------
@@ -156,20 +163,21 @@ ip netns exec "$PREFIX-rs1" iperf3 -s -B "$VIP" -p "$IPERF_PORT" >"$WORK/iperf-v
 sleep 0.5
 : >"$WORK/results"
 
-scenarios=(direct fulcrum nft)
-[ -n "$fulcrum_skip" ] && scenarios=(direct nft)
+scenarios=(direct)
+for d in "${DRIVERS[@]}"; do scenarios+=("fulcrum-$d"); done
+scenarios+=(nft)
 for run in $(seq "$RUNS"); do
   for s in "${scenarios[@]}"; do
-    if [ "$s" = fulcrum ] && [ -n "$fulcrum_skip" ]; then continue; fi
+    case $s in fulcrum-*) [ -n "$fulcrum_skip" ] && continue ;; esac
     measure "$s" "$run"
   done
 done
 
 echo
 echo "wrk -t1 -c32 -d${DUR}s; iperf3 -u -l 64 -b 0 -t $DUR; $RUNS runs each, interleaved; nproc=$(nproc)"
-echo "VIP:80 -> rs1..rs$BACKENDS; direct -> rs1; UDP $IPERF_PORT -> rs1 on every path"
+echo "VIP:80 -> rs1..rs$BACKENDS; direct -> rs1; UDP $IPERF_PORT -> rs1 on every path; drivers: ${DRIVERS[*]}"
 [ -n "$fulcrum_skip" ] && echo "fulcrum: skipped: $fulcrum_skip"
-awk -v runs="$RUNS" '
+awk -v paths="direct ${scenarios[*]:1}" '
   { v[$1 " " $3] = v[$1 " " $3] " " $4 }
   function stats(key,   n, a, i, j, t) {
     n = split(v[key], a, " "); if (n == 0) return "";
@@ -178,16 +186,20 @@ awk -v runs="$RUNS" '
     return sprintf("%12.0f %12.0f %12.0f", a[1], med[key], a[n])
   }
   END {
-    printf "%-9s %-11s %12s %12s %12s\n", "path", "metric", "min", "median", "max"
-    split("direct fulcrum nft", S, " "); split("keepalive close udp", M, " ")
-    for (s = 1; s <= 3; s++) for (m = 1; m <= 3; m++) {
+    printf "%-22s %-11s %12s %12s %12s\n", "path", "metric", "min", "median", "max"
+    ns = split(paths, S, " "); split("keepalive close udp", M, " ")
+    for (s = 1; s <= ns; s++) for (m = 1; m <= 3; m++) {
       k = S[s] " " M[m]; if (!(k in v)) continue
-      printf "%-9s %-11s %s\n", S[s], (M[m] == "udp" ? "udp pkt/s" : M[m] " rps"), stats(k)
+      printf "%-22s %-11s %s\n", S[s], (M[m] == "udp" ? "udp pkt/s" : M[m] " rps"), stats(k)
     }
     for (m = 1; m <= 3; m++) {
-      f = "fulcrum " M[m]; d = "direct " M[m]; n = "nft " M[m]
-      if ((f in med) && med[d] > 0) printf "ratio fulcrum/direct %-9s %.2f\n", M[m], med[f] / med[d]
-      if ((f in med) && med[n] > 0) printf "ratio fulcrum/nft    %-9s %.2f\n", M[m], med[f] / med[n]
-      if (!(f in med) && med[d] > 0 && (n in med)) printf "ratio nft/direct     %-9s %.2f\n", M[m], med[n] / med[d]
+      d = "direct " M[m]; n = "nft " M[m]
+      for (s = 1; s <= ns; s++) {
+        if (S[s] !~ /^fulcrum-/) continue
+        f = S[s] " " M[m]; if (!(f in med)) continue
+        if (med[d] > 0) printf "ratio %-20s /direct %-9s %.2f\n", S[s], M[m], med[f] / med[d]
+        if (med[n] > 0) printf "ratio %-20s /nft    %-9s %.2f\n", S[s], M[m], med[f] / med[n]
+      }
+      if (med[d] > 0 && (n in med)) printf "ratio %-20s /direct %-9s %.2f\n", "nft", M[m], med[n] / med[d]
     }
   }' "$WORK/results"

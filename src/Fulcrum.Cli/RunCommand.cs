@@ -72,9 +72,15 @@ internal static class RunCommand
         {
             Description = "connection sync: HMAC-SHA256 key file; messages are signed and unsigned ones dropped (not kernel-compatible)",
         };
+        var driver = new Option<string>("--driver")
+        {
+            Description = "data path: auto, tc, xdp, xdp-generic (kernel tier for established flows + C#) or afpacket (C# only)",
+            DefaultValueFactory = _ => "auto",
+        };
+        driver.AcceptOnlyFromAmong(Fulcrum.Linux.Bpf.KernelDriver.Names);
         var command = new Command("run", "Run the director daemon")
         {
-            config, iface, control, metrics, sloppyTcp, syncPeers, syncKey, fwmarkRules, workers, fanoutPrefix, maxConnections, amemthresh, dropEntry, dropPacket, secureTcp, amDropRate,
+            config, iface, control, driver, metrics, sloppyTcp, syncPeers, syncKey, fwmarkRules, workers, fanoutPrefix, maxConnections, amemthresh, dropEntry, dropPacket, secureTcp, amDropRate,
         };
         command.SetAction(parse =>
         {
@@ -115,6 +121,7 @@ internal static class RunCommand
                 },
                 FwMarkRulesFile = parse.GetValue(fwmarkRules),
                 Sync = syncOptions,
+                Driver = parse.GetValue(driver)!,
             };
             if (options.Workers < 0 || options.MaxConnections < 1 || options.FanoutPrefix is < 1 or > 32)
             {

@@ -46,6 +46,12 @@ public sealed class Balancer
     /// <summary>The worker index: which slot of every per-worker counter array this balancer writes.</summary>
     public int Index { get; }
 
+    /// <summary>
+    /// The kernel tier, or null when this worker forwards everything itself. Set before the worker runs;
+    /// called only from the worker's thread.
+    /// </summary>
+    public IKernelFastPath? FastPath { get; set; }
+
     /// <summary>Connections in the table now.</summary>
     public int Count => _conns.Count;
 
@@ -92,6 +98,12 @@ public sealed class Balancer
         if (index >= 0)
         {
             ref var c = ref _conns.At(index);
+            if (c.ExpiresMs <= nowMs && (c.Flags & ConnectionFlags.InKernel) != 0)
+            {
+                // Its timer only moves when the sweep folds the kernel's last-seen in: do that first.
+                if (FastPath!.TryRead(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
+                    Fold(ref c, k, snapshot, nowMs);
+            }
             if (c.ExpiresMs <= nowMs)
             {
                 // Its timer has fired; the sweep just has not reached it yet.
@@ -126,6 +138,8 @@ public sealed class Balancer
             if (sync is { IsMaster: true })
                 SyncConnection(sync, index, snapshot);
             CountIn(dest, c.Service!, packet.IpLength);
+            if (FastPath is not null && !v6)
+                SyncKernel(ref c, tcp, snapshot, nowMs);
             return BalanceVerdict.Forward;
         }
 
@@ -215,6 +229,9 @@ public sealed class Balancer
             SyncConnection(sync, index, snapshot);
         CountIn(picked, svc, packet.IpLength);
         dest = picked;
+        // The kernel tier's map is keyed by IPv4 addresses; IPv6 flows stay on the C# path.
+        if (FastPath is not null && !v6)
+            SyncKernel(ref n, tcp, snapshot, nowMs);
         return BalanceVerdict.Forward;
     }
 
@@ -225,8 +242,8 @@ public sealed class Balancer
     /// <summary>
     /// ip_vs_sync_conn after each packet (ip_vs_in): counts the packet and publishes the connection when
     /// ip_vs_sync_conn_needed would, with the kernel's default sysctls. TCP: only in ESTABLISHED, FIN_WAIT,
-    /// CLOSE, CLOSE_WAIT, TIME_WAIT; a change into any of them but ESTABLISHED is sent at once; otherwise
-    /// (ESTABLISHED, UDP) on packets threshold, threshold + period, ... A connection's template goes
+    /// CLOSE, CLOSE_WAIT, TIME_WAIT; a change into any of them is sent at once; otherwise (ESTABLISHED, UDP)
+    /// on packets threshold, threshold + period, ... (UDP: also its first). A connection's template goes
     /// with it (the kernel re-sends the template on every packet of a persistent connection; sending it
     /// with its connections carries the same information at a fraction of the rate).
     /// </summary>
@@ -239,12 +256,16 @@ public sealed class Balancer
             if (c.State is not (IpvsTcpState.Established or IpvsTcpState.FinWait or IpvsTcpState.Close
                 or IpvsTcpState.CloseWait or IpvsTcpState.TimeWait))
                 return;
+            // Unlike the kernel, entering ESTABLISHED is sent at once too, not at the 3rd packet: the kernel
+            // tier (Linux/Bpf) takes an established flow off this path right after the handshake, so this
+            // may be the last packet of it the balancer sees.
             bool force = c.State != c.SyncedState;
-            if (!(force && c.State != IpvsTcpState.Established) && pkts % SyncPeriod != SyncThreshold)
+            if (!force && pkts % SyncPeriod != SyncThreshold)
                 return;
         }
-        else if (pkts % SyncPeriod != SyncThreshold)
+        else if (pkts != 1 && pkts % SyncPeriod != SyncThreshold)
         {
+            // UDP: the first datagram too, for the same reason (the kernel tier holds UDP flows after it).
             return;
         }
 
@@ -364,6 +385,67 @@ public sealed class Balancer
                 return dests[i];
         }
         return null;
+    }
+
+    /// <summary>
+    /// Hands an ESTABLISHED TCP connection (or a UDP one, after its first datagram) to the kernel tier and
+    /// takes it back when it leaves ESTABLISHED. The kernel sends every SYN, FIN and RST up, and in the
+    /// INPUT-ONLY table only those move a connection out of ESTABLISHED, so the state machine stays exact.
+    /// </summary>
+    private void SyncKernel(ref Connection c, bool tcp, ServiceSnapshot snapshot, long nowMs)
+    {
+        bool want = (!tcp || c.State == IpvsTcpState.Established) && c.Dest!.Mac != 0;
+        bool has = (c.Flags & ConnectionFlags.InKernel) != 0;
+        if (want == has)
+            return;
+        if (!want)
+        {
+            Unload(ref c, snapshot, nowMs);
+        }
+        else if (FastPath!.Install(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.Dest!.Mac))
+        {
+            c.Flags |= ConnectionFlags.InKernel;
+            c.KernelPackets = 0;
+            c.KernelBytes = 0;
+        }
+    }
+
+    /// <summary>Removes the connection's kernel entry and folds its last counts in.</summary>
+    private void Unload(ref Connection c, ServiceSnapshot snapshot, long nowMs)
+    {
+        if (FastPath!.Remove(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
+            Fold(ref c, k, snapshot, nowMs);
+        c.Flags &= ~ConnectionFlags.InKernel;
+    }
+
+    /// <summary>
+    /// Adds what the kernel forwarded since the last fold to the counters (ip_vs_in_stats, only while the dest
+    /// is available) and restarts the connection's timer from its last kernel-forwarded packet, as each
+    /// packet through ip_vs_in would have.
+    /// </summary>
+    private void Fold(ref Connection c, in KernelFlowCounters k, ServiceSnapshot snapshot, long nowMs)
+    {
+        long packets = k.Packets - c.KernelPackets;
+        if (packets <= 0)
+            return;
+        long bytes = k.Bytes - c.KernelBytes;
+        c.KernelPackets = k.Packets;
+        c.KernelBytes = k.Bytes;
+        var dest = c.Dest!;
+        if (dest.IsAvailable)
+        {
+            ref var dc = ref dest.Counters.Slot(Index);
+            dc.InPackets += packets;
+            dc.InBytes += bytes;
+            ref var sc = ref c.Service!.Counters.Slot(Index);
+            sc.InPackets += packets;
+            sc.InBytes += bytes;
+        }
+
+        long timeout = c.Protocol == (byte)IpProtocol.Tcp ? snapshot.TcpTimeoutMs(c.State) : snapshot.UdpTimeoutMs;
+        long expires = nowMs - Math.Max(0, k.IdleMs) + timeout;
+        if (expires > c.ExpiresMs)
+            c.ExpiresMs = expires;
     }
 
     private RealServer? Schedule(VirtualService svc, in ParsedPacket packet, long nowMs)
@@ -512,11 +594,20 @@ public sealed class Balancer
         int highWater = _conns.HighWater;
         int limit = Math.Min(budget, highWater);
         int removed = 0;
+        var snapshot = _table.Snapshot;
         for (int examined = 0; examined < limit; examined++)
         {
             if (_cursor >= highWater)
                 _cursor = 0;
             ref var c = ref _conns.At(_cursor);
+            if ((c.Flags & ConnectionFlags.InKernel) != 0)
+            {
+                // The kernel forwarded its packets: fold counters and last-seen in before judging its timer.
+                if (FastPath!.TryRead(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
+                    Fold(ref c, k, snapshot, nowMs);
+                else
+                    c.Flags &= ~ConnectionFlags.InKernel; // gone from the map (deleted outside): C# forwards it again
+            }
             if ((c.Flags & ConnectionFlags.InUse) != 0 && c.ExpiresMs <= nowMs)
             {
                 if ((c.Flags & ConnectionFlags.Template) == 0)
@@ -663,6 +754,8 @@ public sealed class Balancer
     private void Unbind(int index)
     {
         ref var c = ref _conns.At(index);
+        if ((c.Flags & ConnectionFlags.InKernel) != 0)
+            Unload(ref c, _table.Snapshot, _table.NowMs);
         var dest = c.Dest!;
         ref var dc = ref dest.Counters.Slot(Index);
         if ((c.Flags & ConnectionFlags.Template) != 0)

@@ -17,6 +17,8 @@ internal enum ConnectionFlags : byte
     Template = 8,
     /// <summary>An IPv6 entry: its addresses are in the table's IPv6 side store (<see cref="ConnectionTable.Client6"/>).</summary>
     IPv6 = 16,
+    /// <summary>The kernel tier holds an entry for it and forwards its packets (<see cref="IKernelFastPath"/>).</summary>
+    InKernel = 32,
 }
 
 /// <summary>
@@ -51,6 +53,9 @@ internal struct Connection
     public IpvsTcpState SyncedState;
     public RealServer? Dest;
     public VirtualService? Service;
+    /// <summary>The kernel tier's packet and byte counts already folded into the counters (while <see cref="ConnectionFlags.InKernel"/>).</summary>
+    public long KernelPackets;
+    public long KernelBytes;
 }
 
 /// <summary>

@@ -17,15 +17,17 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     private readonly DirectorOptions _options;
     private readonly IpvsTable _table;
     private readonly ILogger<DataPlaneService> _logger;
+    private readonly KernelTierHost? _kernel;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<(DataPlaneWorker Worker, Thread Thread)> _workers = [];
     private DataPlaneWorker[] _published = [];
 
-    public DataPlaneService(DirectorOptions options, IpvsTable table, ILogger<DataPlaneService> logger)
+    public DataPlaneService(DirectorOptions options, IpvsTable table, ILogger<DataPlaneService> logger, KernelTierHost? kernel = null)
     {
         _options = options;
         _table = table;
         _logger = logger;
+        _kernel = kernel;
     }
 
     /// <summary>The running workers, by index (status and metrics read their counters).</summary>
@@ -34,6 +36,7 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         ulong mac = NetInterface.GetMac(_options.Interface);
+        _kernel?.Start();
         int ifIndex = NetInterface.GetIndex(_options.Interface);
         int count = _table.WorkerCount;
         // A fanout group id is per network namespace and interface-bound: the daemon's PID keeps two
@@ -48,6 +51,8 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
             for (int i = 0; i < count; i++)
             {
                 var worker = new DataPlaneWorker(new PacketRing(ifIndex, ringOptions), _table, i, mac);
+                // The kernel tier's socket filter hides the frames it forwards from every ring of the group.
+                _kernel?.Bind(worker.Balancer, worker.Ring);
                 var thread = new Thread(() => worker.Run(_stop.Token))
                 {
                     IsBackground = true,

@@ -36,6 +36,9 @@ internal sealed class DataPlaneWorker : IDisposable
 
     public long Forwarded => Volatile.Read(ref _forwarded);
 
+    /// <summary>This worker's balancer (its connection table), e.g. for the kernel tier to be handed to.</summary>
+    public Balancer Balancer => _balancer;
+
     public long ChecksumsCompleted => _path.ChecksumsCompleted;
 
     public long Drops(DropReason reason) => _path.Drops(reason);

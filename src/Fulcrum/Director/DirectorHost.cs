@@ -60,6 +60,7 @@ public static class DirectorHost
         // so a client that can connect finds a working director.
         services.AddSingleton<ServiceClaimService>();
         services.AddHostedService(sp => sp.GetRequiredService<ServiceClaimService>());
+        services.AddSingleton<KernelTierHost>();
         services.AddSingleton<DataPlaneService>();
         services.AddHostedService(sp =>
         {

@@ -355,6 +355,13 @@ public sealed unsafe class PacketRing : IDisposable
             Volatile.Read(ref _kernelFreezes));
     }
 
+    /// <summary>
+    /// Attaches a BPF socket filter (SO_ATTACH_BPF) that decides which frames this ring receives; the kernel
+    /// tier uses it to hide frames its tc program forwards (taps run before tc ingress).
+    /// </summary>
+    public void AttachFilter(int programFd) =>
+        SetInt(Libc.SOL_SOCKET, Libbpf.SO_ATTACH_BPF, programFd, "setsockopt(SO_ATTACH_BPF)");
+
     public void Dispose()
     {
         if (_map != null)

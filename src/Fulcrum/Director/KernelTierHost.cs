@@ -1,0 +1,124 @@
+using Fulcrum.Balancing;
+using Fulcrum.Linux;
+using Fulcrum.Linux.Bpf;
+using Microsoft.Extensions.Logging;
+
+namespace Fulcrum.Director;
+
+/// <summary>
+/// Runs the kernel tier (Linux/Bpf) the `--driver` option asks for on the director's interface and hands it
+/// to each worker's <see cref="Balancer"/>. With auto, a tier that cannot load (no libbpf, an old kernel)
+/// leaves the C# tier forwarding everything, logged; an explicit driver that fails stops the start.
+/// </summary>
+internal sealed partial class KernelTierHost : IDisposable
+{
+    private readonly DirectorOptions _options;
+    private readonly ILogger<KernelTierHost> _logger;
+    private KernelTier? _tier;
+    private bool _started;
+
+    public KernelTierHost(DirectorOptions options, ILogger<KernelTierHost> logger)
+    {
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>The attached tier, or null when the C# tier forwards everything.</summary>
+    public KernelTier? Tier => _tier;
+
+    /// <summary>Loads and attaches the tier (once); call before the rings open.</summary>
+    public void Start()
+    {
+        if (_started)
+            return;
+        _started = true;
+        var attach = KernelDriver.Choose(_options.Driver, _options.Interface, out string why);
+        if (attach is null)
+        {
+            RemoveStale();
+            LogChoice(_options.Interface, "afpacket", why);
+            return;
+        }
+
+        try
+        {
+            _tier = KernelTier.Open(_options.Interface, attach.Value);
+        }
+        catch (Exception e) when (_options.Driver == "auto" && e is LinuxException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            if (attach == KernelAttach.XdpNative)
+            {
+                try
+                {
+                    _tier = KernelTier.Open(_options.Interface, KernelAttach.Tc);
+                    LogChoice(_options.Interface, "tc", "auto: native XDP refused (" + e.Message + "), tc instead");
+                    return;
+                }
+                catch (LinuxException e2)
+                {
+                    e = e2;
+                }
+            }
+
+            LogUnavailable(_options.Interface, e.Message);
+            return;
+        }
+
+        LogChoice(_options.Interface, attach.Value.ToString(), why);
+    }
+
+    /// <summary>Gives <paramref name="balancer"/> the tier and hides the tier's frames from <paramref name="ring"/> where needed.</summary>
+    public void Bind(Balancer balancer, PacketRing ring)
+    {
+        if (_tier is null)
+            return;
+        if (_tier.NeedsSocketFilter)
+            ring.AttachFilter(_tier.SocketFilterFd);
+        balancer.FastPath = new FastPath(_tier);
+    }
+
+    private void RemoveStale()
+    {
+        try
+        {
+            KernelTier.RemoveStale(NetInterface.GetIndex(_options.Interface));
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // No libbpf: nothing of ours can be attached either.
+        }
+    }
+
+    public void Dispose() => _tier?.Dispose();
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "kernel tier on {Interface}: {Driver} ({Why})")]
+    private partial void LogChoice(string @interface, string driver, string why);
+
+    [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "kernel tier on {Interface} unavailable, the C# tier forwards everything: {Reason}")]
+    private partial void LogUnavailable(string @interface, string reason);
+
+    /// <summary>The <see cref="IKernelFastPath"/> the balancer calls, over the tier's map.</summary>
+    private sealed class FastPath : IKernelFastPath
+    {
+        private readonly KernelTier _tier;
+
+        public FastPath(KernelTier tier) => _tier = tier;
+
+        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac) =>
+            _tier.Install(protocol, client, clientPort, vip, vport, destMac);
+
+        public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
+        {
+            bool found = _tier.TryRead(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle);
+            counters = new KernelFlowCounters(p, b, idle);
+            return found;
+        }
+
+        public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
+        {
+            bool found = _tier.Remove(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle);
+            counters = new KernelFlowCounters(p, b, idle);
+            return found;
+        }
+    }
+}

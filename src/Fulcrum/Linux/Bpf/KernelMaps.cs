@@ -1,0 +1,39 @@
+using System.Runtime.InteropServices;
+
+// The maps' structs keep their C names (fulcrum_dr.h), as kernel structs do in Linux/Interop.
+#pragma warning disable CS8981
+
+namespace Fulcrum.Linux.Bpf;
+
+/// <summary>fulcrum_dr.h struct fulcrum_conn_key: addresses and ports in network order.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct fulcrum_conn_key
+{
+    public byte protocol;
+    public fixed byte pad[3];
+    public uint client_addr;
+    public uint virtual_addr;
+    public ushort client_port;
+    public ushort virtual_port;
+}
+
+/// <summary>fulcrum_dr.h struct fulcrum_conn_value: one CPU's copy in the per-CPU hash.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct fulcrum_conn_value
+{
+    public ulong packets;
+    public ulong bytes;
+    public ulong last_seen_ns;
+    public fixed byte dest_mac[6];
+    public ushort flags;
+    public uint pad;
+}
+
+/// <summary>fulcrum_dr.h struct fulcrum_config: the single entry of the config array.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct fulcrum_config
+{
+    public fixed byte own_mac[6];
+    public ushort pad;
+    public uint ifindex;
+}

@@ -1,0 +1,290 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Fulcrum.Linux.Interop;
+using Fulcrum.Packets;
+
+namespace Fulcrum.Linux.Bpf;
+
+/// <summary>
+/// The kernel tier on one interface: fulcrum_dr.bpf.o loaded through libbpf, its program attached at tc
+/// ingress or XDP, and the connection map the C# data plane fills (fulcrum_dr.bpf.c says what the
+/// program forwards and what it sends up). Map calls are thread-safe (each is one bpf(2) syscall on
+/// caller-owned buffers); attach and <see cref="Dispose"/> are not.
+/// </summary>
+public sealed unsafe class KernelTier : IDisposable
+{
+    /// <summary>The object's file name next to the binaries (the csproj target puts it there).</summary>
+    public const string ObjectFileName = "fulcrum_dr.bpf.o";
+
+    // tc filter identity: fixed, so a restart replaces (BPF_TC_F_REPLACE) or removes the filter a killed
+    // daemon left behind, and never touches anyone else's.
+    private const uint TcHandle = 0xF17C;
+    private const uint TcPriority = 0xF17C;
+    private const string XdpProgramName = "fulcrum_xdp";
+
+    private readonly int _ifIndex;
+    private readonly int _cpus;
+    private readonly int _connsFd;
+    private nint _obj;
+    private bool _tcAttached;
+    private bool _tcHookCreated;
+    private uint _xdpFlags;
+
+    private KernelTier(string @interface, int ifIndex, KernelAttach attach, nint obj)
+    {
+        Interface = @interface;
+        _ifIndex = ifIndex;
+        Attach = attach;
+        _obj = obj;
+        _cpus = Libbpf.NumPossibleCpus();
+        if (_cpus <= 0)
+            Errno.Throw("libbpf_num_possible_cpus", -_cpus);
+        _connsFd = MapFd("fulcrum_conns");
+    }
+
+    public string Interface { get; }
+
+    public KernelAttach Attach { get; }
+
+    /// <summary>The file descriptor of the socket filter program (fulcrum_filter), for <see cref="PacketRing.AttachFilter"/>.</summary>
+    public int SocketFilterFd => ProgramFd("fulcrum_filter");
+
+    /// <summary>True when the tier needs the AF_PACKET socket filter: taps see frames before tc ingress, after XDP.</summary>
+    public bool NeedsSocketFilter => Attach == KernelAttach.Tc;
+
+    /// <summary>The object path: next to the running binaries.</summary>
+    public static string DefaultObjectPath => Path.Combine(AppContext.BaseDirectory, ObjectFileName);
+
+    /// <summary>
+    /// Loads the object, writes the interface's MAC into the config map and attaches the program to
+    /// <paramref name="interface"/>; first removes whatever a killed Fulcrum left attached there.
+    /// </summary>
+    public static KernelTier Open(string @interface, KernelAttach attach, string? objectPath = null)
+    {
+        int ifIndex = NetInterface.GetIndex(@interface);
+        ulong mac = NetInterface.GetMac(@interface);
+        RemoveStale(ifIndex);
+        nint obj = Libbpf.ObjectOpenFile(objectPath ?? DefaultObjectPath, null);
+        if (obj == 0)
+            Errno.Throw($"bpf_object__open_file({objectPath ?? DefaultObjectPath})");
+        int rc = Libbpf.ObjectLoad(obj);
+        if (rc < 0)
+        {
+            Libbpf.ObjectClose(obj);
+            Errno.Throw("bpf_object__load(fulcrum_dr.bpf.o)", -rc);
+        }
+
+        var tier = new KernelTier(@interface, ifIndex, attach, obj);
+        try
+        {
+            tier.WriteConfig(mac);
+            tier.AttachProgram();
+            return tier;
+        }
+        catch
+        {
+            tier.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes the tc filter and XDP program a Fulcrum that died without cleaning up (SIGKILL) left on the
+    /// interface: their maps would keep forwarding flows this daemon does not know.
+    /// </summary>
+    public static void RemoveStale(int ifIndex)
+    {
+        var hook = new bpf_tc_hook { sz = (nuint)sizeof(bpf_tc_hook), ifindex = ifIndex, attach_point = Libbpf.BPF_TC_INGRESS };
+        var opts = new bpf_tc_opts { sz = (nuint)sizeof(bpf_tc_opts), handle = TcHandle, priority = TcPriority };
+        // ENOENT (nothing there, or no clsact qdisc at all) is the common answer; libbpf would print the
+        // kernel's "Parent Qdisc doesn't exists" for it, which is no error here.
+        nint printer = Libbpf.SetPrint(0);
+        _ = Libbpf.TcDetach(&hook, &opts);
+        Libbpf.SetPrint(printer);
+        foreach (uint mode in (ReadOnlySpan<uint>)[Libbpf.XDP_FLAGS_SKB_MODE, Libbpf.XDP_FLAGS_DRV_MODE])
+        {
+            uint id = 0;
+            if (Libbpf.XdpQueryId(ifIndex, (int)mode, &id) != 0 || id == 0 || !IsOurs(id))
+                continue;
+            _ = Libbpf.XdpDetach(ifIndex, mode, null);
+        }
+    }
+
+    private static bool IsOurs(uint progId)
+    {
+        int fd = Libbpf.ProgGetFdById(progId);
+        if (fd < 0)
+            return false;
+        try
+        {
+            var info = default(bpf_prog_info);
+            uint len = (uint)sizeof(bpf_prog_info);
+            if (Libbpf.ObjGetInfoByFd(fd, &info, &len) != 0)
+                return false;
+            // The kernel keeps BPF_OBJ_NAME_LEN - 1 = 15 characters of the name.
+            var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(info.name);
+            return name.SequenceEqual("fulcrum_xdp"u8);
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    private void WriteConfig(ulong mac)
+    {
+        int fd = MapFd("fulcrum_config");
+        var cfg = default(fulcrum_config);
+        EthernetFrame.WriteMac(new Span<byte>(cfg.own_mac, 6), mac);
+        cfg.ifindex = (uint)_ifIndex;
+        uint zero = 0;
+        int rc = Libbpf.MapUpdate(fd, &zero, &cfg, Libbpf.BPF_ANY);
+        if (rc < 0)
+            Errno.Throw("bpf_map_update_elem(fulcrum_config)", -rc);
+    }
+
+    private void AttachProgram()
+    {
+        if (Attach == KernelAttach.Tc)
+        {
+            var hook = new bpf_tc_hook { sz = (nuint)sizeof(bpf_tc_hook), ifindex = _ifIndex, attach_point = Libbpf.BPF_TC_INGRESS };
+            int rc = Libbpf.TcHookCreate(&hook);
+            if (rc < 0 && rc != -17)
+                Errno.Throw("bpf_tc_hook_create(clsact)", -rc);
+            _tcHookCreated = rc == 0;
+            var opts = new bpf_tc_opts
+            {
+                sz = (nuint)sizeof(bpf_tc_opts),
+                prog_fd = ProgramFd("fulcrum_tc"),
+                flags = Libbpf.BPF_TC_F_REPLACE,
+                handle = TcHandle,
+                priority = TcPriority,
+            };
+            rc = Libbpf.TcAttach(&hook, &opts);
+            if (rc < 0)
+                Errno.Throw("bpf_tc_attach(ingress)", -rc);
+            _tcAttached = true;
+            return;
+        }
+
+        uint flags = Attach == KernelAttach.XdpNative ? Libbpf.XDP_FLAGS_DRV_MODE : Libbpf.XDP_FLAGS_SKB_MODE;
+        int xrc = Libbpf.XdpAttach(_ifIndex, ProgramFd(XdpProgramName), flags, null);
+        if (xrc < 0)
+            Errno.Throw(Attach == KernelAttach.XdpNative ? "bpf_xdp_attach(native)" : "bpf_xdp_attach(generic)", -xrc);
+        _xdpFlags = flags;
+    }
+
+    /// <summary>Forwards the connection's frames to <paramref name="destMac"/> in the kernel from now on (host-order key).</summary>
+    public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac)
+    {
+        var key = Key(protocol, client, clientPort, vip, vport);
+        int size = _cpus * sizeof(fulcrum_conn_value);
+        byte* buffer = stackalloc byte[size];
+        new Span<byte>(buffer, size).Clear();
+        var values = (fulcrum_conn_value*)buffer;
+        for (int cpu = 0; cpu < _cpus; cpu++)
+            EthernetFrame.WriteMac(new Span<byte>(values[cpu].dest_mac, 6), destMac);
+        return Libbpf.MapUpdate(_connsFd, &key, buffer, Libbpf.BPF_ANY) == 0;
+    }
+
+    /// <summary>Sums the CPUs' counters for a connection; false when the map holds no entry for it.</summary>
+    public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs)
+    {
+        var key = Key(protocol, client, clientPort, vip, vport);
+        return Read(&key, remove: false, out packets, out bytes, out idleMs);
+    }
+
+    /// <summary>Removes a connection's entry and returns its final counters; false when there was none.</summary>
+    public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs)
+    {
+        var key = Key(protocol, client, clientPort, vip, vport);
+        return Read(&key, remove: true, out packets, out bytes, out idleMs);
+    }
+
+    private bool Read(fulcrum_conn_key* key, bool remove, out long packets, out long bytes, out long idleMs)
+    {
+        packets = bytes = 0;
+        idleMs = -1;
+        int size = _cpus * sizeof(fulcrum_conn_value);
+        byte* buffer = stackalloc byte[size];
+        int rc = remove ? Libbpf.MapLookupAndDelete(_connsFd, key, buffer) : Libbpf.MapLookup(_connsFd, key, buffer);
+        if (rc != 0)
+            return false;
+        var values = (fulcrum_conn_value*)buffer;
+        ulong last = 0;
+        for (int cpu = 0; cpu < _cpus; cpu++)
+        {
+            packets += (long)values[cpu].packets;
+            bytes += (long)values[cpu].bytes;
+            last = Math.Max(last, values[cpu].last_seen_ns);
+        }
+
+        if (last != 0)
+        {
+            // bpf_ktime_get_ns and Stopwatch on Linux both read CLOCK_MONOTONIC.
+            long now = (long)((ulong)Stopwatch.GetTimestamp() * 1_000_000_000UL / (ulong)Stopwatch.Frequency);
+            idleMs = Math.Max(0, (now - (long)last) / 1_000_000);
+        }
+
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static fulcrum_conn_key Key(byte protocol, uint client, ushort clientPort, uint vip, ushort vport) => new()
+    {
+        protocol = protocol,
+        client_addr = BinaryPrimitives.ReverseEndianness(client),
+        virtual_addr = BinaryPrimitives.ReverseEndianness(vip),
+        client_port = BinaryPrimitives.ReverseEndianness(clientPort),
+        virtual_port = BinaryPrimitives.ReverseEndianness(vport),
+    };
+
+    private int MapFd(string name)
+    {
+        nint map = Libbpf.FindMapByName(_obj, name);
+        if (map == 0)
+            throw new LinuxException($"{ObjectFileName} has no map {name}");
+        return Libbpf.MapFd(map);
+    }
+
+    private int ProgramFd(string name)
+    {
+        nint prog = Libbpf.FindProgramByName(_obj, name);
+        if (prog == 0)
+            throw new LinuxException($"{ObjectFileName} has no program {name}");
+        return Libbpf.ProgramFd(prog);
+    }
+
+    /// <summary>Detaches the program and closes the object (its maps go with the last reference).</summary>
+    public void Dispose()
+    {
+        if (_tcAttached)
+        {
+            var hook = new bpf_tc_hook { sz = (nuint)sizeof(bpf_tc_hook), ifindex = _ifIndex, attach_point = Libbpf.BPF_TC_INGRESS };
+            var opts = new bpf_tc_opts { sz = (nuint)sizeof(bpf_tc_opts), handle = TcHandle, priority = TcPriority };
+            _ = Libbpf.TcDetach(&hook, &opts);
+            // Only a clsact qdisc this tier created goes; another user's filters may live on one it found.
+            if (_tcHookCreated)
+            {
+                // BPF_TC_INGRESS | BPF_TC_EGRESS: libbpf deletes the clsact qdisc only when asked for both.
+                hook.attach_point = Libbpf.BPF_TC_INGRESS | Libbpf.BPF_TC_EGRESS;
+                _ = Libbpf.TcHookDestroy(&hook);
+            }
+            _tcAttached = false;
+        }
+
+        if (_xdpFlags != 0)
+        {
+            _ = Libbpf.XdpDetach(_ifIndex, _xdpFlags, null);
+            _xdpFlags = 0;
+        }
+
+        if (_obj != 0)
+        {
+            Libbpf.ObjectClose(_obj);
+            _obj = 0;
+        }
+    }
+}

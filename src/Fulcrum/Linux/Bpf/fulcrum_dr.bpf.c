@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+// Fulcrum's kernel tier: forwards packets of LVS-DR connections the C# data plane has already
+// scheduled and found ESTABLISHED (TCP) or seen once (UDP), from a connection map the C# side fills
+// (Linux/Bpf/KernelTier.cs). Everything else goes up unchanged to the C# path (AF_PACKET), which runs
+// the IPVS state machine: new flows, TCP SYN/FIN/RST (the INPUT-ONLY rows of ip_vs_proto_tcp.c move a
+// connection out of ESTABLISHED only on those), fragments, IP options, VLAN tags, non-IPv4.
+//
+// Three entry points share one decision (fulcrum_match), so they can never disagree:
+//   fulcrum_tc      cls_bpf direct-action on ingress; a hit is rewritten and bpf_redirect'ed out of the
+//                   same interface. The skb keeps CHECKSUM_PARTIAL, so frames from local veth senders
+//                   still reach the real server with a checksum it accepts.
+//   fulcrum_filter  SO_ATTACH_BPF on the AF_PACKET ring: taps (ptype_all) run before tc ingress, so
+//                   the ring must not see the frames fulcrum_tc is about to forward (returns 0 on a hit).
+//   fulcrum_xdp     XDP (native or generic); XDP runs before the taps, so no filter is needed.
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "fulcrum_dr.h"
+
+// A per-CPU hash without preallocation, not an LRU: LRU maps are always preallocated (256K entries took
+// 1-8 s to create on a busy 2-CPU machine, 1M ~160 MB), and an LRU would evict entries silently with
+// their unfolded counts. Here the C# tier decides every removal; when the map is full, Install fails and
+// the C# tier keeps forwarding that flow itself. Sized like the C# connection table's default bound.
+#define FULCRUM_CONN_MAX 1048576
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FULCRUM_CONN_MAX);
+	__type(key, struct fulcrum_conn_key);
+	__type(value, struct fulcrum_conn_value);
+} fulcrum_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fulcrum_config);
+} fulcrum_config SEC(".maps");
+
+// Per-CPU totals of what this program forwarded (index 0) and sent up (index 1): for diagnostics.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} fulcrum_totals SEC(".maps");
+
+#define ETH_HLEN_ 14
+#define TCP_FLAGS_OFF 13 // byte 13 of the TCP header: CWR ECE URG ACK PSH RST SYN FIN
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+
+static __always_inline void count_total(__u32 index)
+{
+	__u64 *n = bpf_map_lookup_elem(&fulcrum_totals, &index);
+	if (n)
+		*n += 1;
+}
+
+// The first 14 + 20 + 14 bytes of a frame: Ethernet, an option-less IPv4 header, the transport
+// ports and (for TCP) the flags byte. Parsed from a copy so tc, the socket filter and XDP share it.
+struct fulcrum_head {
+	__u8 dst_mac[6];
+	__u8 src_mac[6];
+	__u16 proto;
+	struct iphdr ip;
+	__u16 sport;
+	__u16 dport;
+	__u8 l4[10]; // TCP: seq, ack, data offset, flags
+} __attribute__((packed));
+
+static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
+}
+
+// Returns the map value on a hit (the frame is forwarded by the kernel tier), NULL otherwise.
+static __always_inline struct fulcrum_conn_value *fulcrum_match(const struct fulcrum_head *h,
+								__u32 len, __u32 *ip_len)
+{
+	if (len < sizeof(struct fulcrum_head) || h->proto != bpf_htons(ETH_P_IP))
+		return NULL;
+	if (h->ip.version != 4 || h->ip.ihl != 5)
+		return NULL;
+	// Fragments go up: only the first has ports, and IPVS handles them in C#.
+	if (h->ip.frag_off & bpf_htons(0x3fff))
+		return NULL;
+	if (h->ip.protocol == IPPROTO_TCP) {
+		if (h->l4[TCP_FLAGS_OFF - 4] & (TCP_FIN | TCP_SYN | TCP_RST))
+			return NULL;
+	} else if (h->ip.protocol != IPPROTO_UDP) {
+		return NULL;
+	}
+
+	__u32 zero = 0;
+	struct fulcrum_config *cfg = bpf_map_lookup_elem(&fulcrum_config, &zero);
+	if (!cfg)
+		return NULL;
+	// Only frames sent to this director (the C# path's rule): a switch flooding a peer's MAC must not
+	// make a BACKUP forward the MASTER's traffic.
+	if (!mac_equal(h->dst_mac, cfg->own_mac))
+		return NULL;
+
+	struct fulcrum_conn_key key = {
+		.protocol = h->ip.protocol,
+		.client_addr = h->ip.saddr,
+		.virtual_addr = h->ip.daddr,
+		.client_port = h->sport,
+		.virtual_port = h->dport,
+	};
+	*ip_len = bpf_ntohs(h->ip.tot_len);
+	return bpf_map_lookup_elem(&fulcrum_conns, &key);
+}
+
+static __always_inline void fulcrum_account(struct fulcrum_conn_value *v, __u32 ip_len)
+{
+	v->packets += 1;
+	v->bytes += ip_len;
+	v->last_seen_ns = bpf_ktime_get_ns();
+	count_total(0);
+}
+
+SEC("tc")
+int fulcrum_tc(struct __sk_buff *skb)
+{
+	struct fulcrum_head h;
+	__u32 ip_len;
+	if (skb->vlan_present || bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) < 0)
+		return TC_ACT_OK;
+	struct fulcrum_conn_value *v = fulcrum_match(&h, skb->len, &ip_len);
+	if (!v) {
+		count_total(1);
+		return TC_ACT_OK;
+	}
+	// LVS-DR: only the Ethernet addresses change (dst := real server, src := us, the old dst).
+	__u8 macs[12];
+	__builtin_memcpy(macs, v->dest_mac, 6);
+	__builtin_memcpy(macs + 6, h.dst_mac, 6);
+	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) < 0)
+		return TC_ACT_OK;
+	fulcrum_account(v, ip_len);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+SEC("socket")
+int fulcrum_filter(struct __sk_buff *skb)
+{
+	struct fulcrum_head h;
+	__u32 ip_len;
+	// AF_PACKET strips an 802.1Q tag into metadata, as tc sees it: same test, same answer.
+	if (skb->vlan_present || bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) < 0)
+		return skb->len;
+	// Ours to forward in tc: the ring must not see it. Frames the host sends out (PACKET_OUTGOING)
+	// are never forwarded by tc ingress, so they stay visible.
+	if (skb->pkt_type != 4 /* PACKET_OUTGOING */ && fulcrum_match(&h, skb->len, &ip_len))
+		return 0;
+	return skb->len;
+}
+
+SEC("xdp")
+int fulcrum_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 ip_len;
+	if (data + sizeof(struct fulcrum_head) > end)
+		return XDP_PASS;
+	struct fulcrum_head *h = data;
+	struct fulcrum_conn_value *v = fulcrum_match(h, (__u32)(end - data), &ip_len);
+	if (!v) {
+		count_total(1);
+		return XDP_PASS;
+	}
+	__builtin_memcpy(h->src_mac, h->dst_mac, 6);
+	__builtin_memcpy(h->dst_mac, v->dest_mac, 6);
+	fulcrum_account(v, ip_len);
+	return XDP_TX;
+}
+
+char LICENSE[] SEC("license") = "GPL";

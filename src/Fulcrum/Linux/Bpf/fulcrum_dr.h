@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0
+// The maps' key and value layouts, shared by fulcrum_dr.bpf.c and the C# mirror in
+// Linux/Bpf/KernelMaps.cs (tests/Fulcrum.Tests/Linux/Bpf/BpfLayoutTests compiles this header with cc
+// and compares every offset).
+#ifndef FULCRUM_DR_H
+#define FULCRUM_DR_H
+#include <linux/types.h>
+
+// Connection key: the client half of an IPVS connection (ip_vs_conn_in_get's lookup), network order.
+struct fulcrum_conn_key {
+	__u8 protocol;
+	__u8 pad[3];
+	__u32 client_addr;
+	__u32 virtual_addr;
+	__u16 client_port;
+	__u16 virtual_port;
+};
+
+// Per-CPU value: written whole by C# (dest_mac, flags; counters 0), then only this CPU's copy is
+// touched here, so the counters need no atomics. C# sums the CPUs when it folds them back.
+struct fulcrum_conn_value {
+	__u64 packets;
+	__u64 bytes;        // IP total length, as ip_vs_in_stats counts skb->len at the IP layer
+	__u64 last_seen_ns; // bpf_ktime_get_ns (CLOCK_MONOTONIC) of this CPU's last forwarded packet
+	__u8 dest_mac[6];
+	__u16 flags;
+	__u32 pad;
+};
+
+// Per-interface settings, written by C# after load (index 0).
+struct fulcrum_config {
+	__u8 own_mac[6];
+	__u16 pad;
+	__u32 ifindex;
+};
+
+#endif

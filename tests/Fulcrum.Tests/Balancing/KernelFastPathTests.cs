@@ -1,0 +1,143 @@
+using Fulcrum.Balancing;
+using Fulcrum.Packets;
+using Microsoft.Extensions.Time.Testing;
+using static Fulcrum.Tests.Balancing.Lab;
+
+namespace Fulcrum.Tests.Balancing;
+
+/// <summary>The balancer's side of the kernel tier, against an in-memory map standing in for the BPF one.</summary>
+public class KernelFastPathTests
+{
+    private const ulong Rs1Mac = 0x02_00_C6_33_64_02;
+    private readonly FakeTimeProvider _time = new();
+
+    private sealed class FakeMap : IKernelFastPath
+    {
+        public readonly Dictionary<(byte, uint, ushort, uint, ushort), (ulong Mac, long Packets, long Bytes, long IdleMs)> Entries = [];
+        public int Installs;
+        public int Removes;
+
+        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac)
+        {
+            Installs++;
+            Entries[(protocol, client, clientPort, vip, vport)] = (destMac, 0, 0, -1);
+            return true;
+        }
+
+        public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
+        {
+            counters = default;
+            if (!Entries.TryGetValue((protocol, client, clientPort, vip, vport), out var e))
+                return false;
+            counters = new KernelFlowCounters(e.Packets, e.Bytes, e.IdleMs);
+            return true;
+        }
+
+        public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
+        {
+            bool found = TryRead(protocol, client, clientPort, vip, vport, out counters);
+            Entries.Remove((protocol, client, clientPort, vip, vport));
+            Removes++;
+            return found;
+        }
+
+        /// <summary>What the BPF program does per forwarded packet.</summary>
+        public void Forward(byte protocol, ushort clientPort, ushort vport, int ipLength, int count)
+        {
+            var key = (protocol, U32(Client), clientPort, U32(Vip), vport);
+            var e = Entries[key];
+            Entries[key] = (e.Mac, e.Packets + count, e.Bytes + ((long)ipLength * count), 0);
+        }
+    }
+
+    [Fact]
+    public void Tcp_InstalledAtEstablished_RemovedAtFin_CountersFolded()
+    {
+        var t = Table(_time, "rr", Tcp80, dests: [(Rs1, 1)]);
+        var w = t.CreateWorker(0);
+        var map = new FakeMap();
+        w.FastPath = map;
+
+        var dest = w.Open(t, 40000);
+        dest.Mac = Rs1Mac;
+        Assert.Empty(map.Entries); // SYN_RECV stays in C#: the ACK that establishes it must be seen
+        w.Send(t, Tcp(40000, Ack), out _, out _);
+        Assert.Equal(Rs1Mac, Assert.Single(map.Entries).Value.Mac);
+
+        map.Forward(6, 40000, 80, 60, 10);
+        Assert.Equal(0, w.Expire(t.NowMs, 1024));
+        var stats = t.Dest(Tcp80, Rs1).Stats;
+        Assert.Equal(12UL, stats.InPackets); // SYN + ACK in C#, 10 in the kernel
+        Assert.Equal(12UL * 60, stats.InBytes);
+
+        map.Forward(6, 40000, 80, 60, 5);
+        w.Send(t, Tcp(40000, Fin | Ack), out var verdict, out _);
+        Assert.Equal(BalanceVerdict.Forward, verdict);
+        Assert.Empty(map.Entries);
+        Assert.Equal(18UL, t.Dest(Tcp80, Rs1).Stats.InPackets);
+        Assert.Equal(18UL, t.GetService(Tcp80)!.Stats.InPackets);
+        var d = t.Dest(Tcp80, Rs1);
+        Assert.Equal(0u, d.ActiveConns);
+        Assert.Equal(1u, d.InactiveConns);
+    }
+
+    [Fact]
+    public void Tcp_KernelTraffic_KeepsTheConnectionFromExpiring()
+    {
+        var t = Table(_time, "rr", Tcp80, dests: [(Rs1, 1)]);
+        Assert.Equal(IpvsErrno.Ok, t.SetTimeouts(new IpvsTimeouts(10, 0, 0)));
+        var w = t.CreateWorker(0);
+        var map = new FakeMap();
+        w.FastPath = map;
+        w.Open(t, 40001).Mac = Rs1Mac;
+        w.Send(t, Tcp(40001, Ack), out _, out _);
+
+        for (int i = 0; i < 5; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(8));
+            map.Forward(6, 40001, 80, 60, 1);
+            Assert.Equal(0, w.Expire(t.NowMs, 1024));
+        }
+
+        Assert.Single(t.GetConnections());
+        _time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(1, w.Expire(t.NowMs, 1024));
+        Assert.Empty(t.GetConnections());
+        Assert.Empty(map.Entries);
+        Assert.Equal(7UL, t.Dest(Tcp80, Rs1).Stats.InPackets);
+    }
+
+    [Fact]
+    public void Udp_InstalledAfterTheFirstDatagram_ExpiryFoldsAndRemoves()
+    {
+        var t = Table(_time, "rr", Udp53, dests: [(Rs1, 1)]);
+        var w = t.CreateWorker(0);
+        // A first flow without the tier, as the neighbour service resolves the MAC meanwhile.
+        w.Send(t, Udp(4999), out _, out _)!.Mac = Rs1Mac;
+        var map = new FakeMap();
+        w.FastPath = map;
+
+        w.Send(t, Udp(5000), out var verdict, out _);
+        Assert.Equal(BalanceVerdict.Forward, verdict);
+        Assert.Single(map.Entries);
+        map.Forward(17, 5000, 53, 40, 99);
+        _time.Advance(TimeSpan.FromSeconds(301));
+        var key = map.Entries.Keys.Single();
+        map.Entries[key] = map.Entries[key] with { IdleMs = 301_000 };
+        Assert.Equal(2, w.Expire(t.NowMs, 1024));
+        Assert.Empty(map.Entries);
+        Assert.Equal(101UL, t.Dest(Udp53, Rs1).Stats.InPackets);
+    }
+
+    [Fact]
+    public void UnknownMac_NeverInstalled()
+    {
+        var t = Table(_time, "rr", Tcp80, dests: [(Rs1, 1)]);
+        var w = t.CreateWorker(0);
+        var map = new FakeMap();
+        w.FastPath = map;
+        w.Open(t, 40002);
+        w.Send(t, Tcp(40002, Ack), out _, out _);
+        Assert.Equal(0, map.Installs);
+    }
+}

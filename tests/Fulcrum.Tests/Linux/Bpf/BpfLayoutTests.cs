@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Fulcrum.Linux.Bpf;
+using Fulcrum.Linux.Interop;
+
+namespace Fulcrum.Tests.Linux.Bpf;
+
+/// <summary>
+/// The kernel tier's structs against C: the maps' key/value (src/Fulcrum/Linux/Bpf/fulcrum_dr.h, which the
+/// BPF program compiles with) and libbpf's and the kernel's (bpf/libbpf.h, linux/bpf.h), compiled with cc.
+/// </summary>
+public class BpfLayoutTests
+{
+    private static readonly Lazy<Dictionary<string, int>> C = new(CompileAndRun);
+
+    public static TheoryData<string, int> Layouts() => new()
+    {
+        { "fulcrum_conn_key", Unsafe.SizeOf<fulcrum_conn_key>() },
+        { "fulcrum_conn_key.protocol", Off<fulcrum_conn_key>(nameof(fulcrum_conn_key.protocol)) },
+        { "fulcrum_conn_key.client_addr", Off<fulcrum_conn_key>(nameof(fulcrum_conn_key.client_addr)) },
+        { "fulcrum_conn_key.virtual_addr", Off<fulcrum_conn_key>(nameof(fulcrum_conn_key.virtual_addr)) },
+        { "fulcrum_conn_key.client_port", Off<fulcrum_conn_key>(nameof(fulcrum_conn_key.client_port)) },
+        { "fulcrum_conn_key.virtual_port", Off<fulcrum_conn_key>(nameof(fulcrum_conn_key.virtual_port)) },
+        { "fulcrum_conn_value", Unsafe.SizeOf<fulcrum_conn_value>() },
+        { "fulcrum_conn_value.packets", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.packets)) },
+        { "fulcrum_conn_value.bytes", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.bytes)) },
+        { "fulcrum_conn_value.last_seen_ns", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.last_seen_ns)) },
+        { "fulcrum_conn_value.dest_mac", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.dest_mac)) },
+        { "fulcrum_conn_value.flags", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.flags)) },
+        { "fulcrum_config", Unsafe.SizeOf<fulcrum_config>() },
+        { "fulcrum_config.own_mac", Off<fulcrum_config>(nameof(fulcrum_config.own_mac)) },
+        { "fulcrum_config.ifindex", Off<fulcrum_config>(nameof(fulcrum_config.ifindex)) },
+        { "bpf_tc_hook", Unsafe.SizeOf<bpf_tc_hook>() },
+        { "bpf_tc_hook.ifindex", Off<bpf_tc_hook>(nameof(bpf_tc_hook.ifindex)) },
+        { "bpf_tc_hook.attach_point", Off<bpf_tc_hook>(nameof(bpf_tc_hook.attach_point)) },
+        { "bpf_tc_hook.parent", Off<bpf_tc_hook>(nameof(bpf_tc_hook.parent)) },
+        { "bpf_tc_opts", Unsafe.SizeOf<bpf_tc_opts>() },
+        { "bpf_tc_opts.prog_fd", Off<bpf_tc_opts>(nameof(bpf_tc_opts.prog_fd)) },
+        { "bpf_tc_opts.flags", Off<bpf_tc_opts>(nameof(bpf_tc_opts.flags)) },
+        { "bpf_tc_opts.prog_id", Off<bpf_tc_opts>(nameof(bpf_tc_opts.prog_id)) },
+        { "bpf_tc_opts.handle", Off<bpf_tc_opts>(nameof(bpf_tc_opts.handle)) },
+        { "bpf_tc_opts.priority", Off<bpf_tc_opts>(nameof(bpf_tc_opts.priority)) },
+        { "bpf_prog_info.id", Off<bpf_prog_info>(nameof(bpf_prog_info.id)) },
+        { "bpf_prog_info.load_time", Off<bpf_prog_info>(nameof(bpf_prog_info.load_time)) },
+        { "bpf_prog_info.map_ids", Off<bpf_prog_info>(nameof(bpf_prog_info.map_ids)) },
+        { "bpf_prog_info.name", Off<bpf_prog_info>(nameof(bpf_prog_info.name)) },
+        { "BPF_TC_INGRESS", Libbpf.BPF_TC_INGRESS },
+        { "BPF_TC_EGRESS", Libbpf.BPF_TC_EGRESS },
+        { "BPF_TC_F_REPLACE", (int)Libbpf.BPF_TC_F_REPLACE },
+        { "XDP_FLAGS_SKB_MODE", (int)Libbpf.XDP_FLAGS_SKB_MODE },
+        { "XDP_FLAGS_DRV_MODE", (int)Libbpf.XDP_FLAGS_DRV_MODE },
+        { "SO_ATTACH_BPF", Libbpf.SO_ATTACH_BPF },
+    };
+
+    [Theory]
+    [MemberData(nameof(Layouts))]
+    public void Layout_MatchesCHeader(string what, int csharp)
+    {
+        Assert.True(C.Value.TryGetValue(what, out int c), $"the C program printed no {what}");
+        Assert.Equal(c, csharp);
+    }
+
+    [Fact]
+    public void Key_IsNetworkOrder_AsTheProgramReadsItFromTheFrame()
+    {
+        var key = KernelTier.Key(17, 0xCB00710A, 40000, 0xC6336464, 53);
+        var bytes = MemoryMarshal.AsBytes(new ReadOnlySpan<fulcrum_conn_key>(in key)).ToArray();
+        Assert.Equal(new byte[] { 17, 0, 0, 0, 203, 0, 113, 10, 198, 51, 100, 100, 0x9C, 0x40, 0, 53 }, bytes);
+    }
+
+    [Theory]
+    [InlineData("tc", KernelAttach.Tc)]
+    [InlineData("xdp", KernelAttach.XdpNative)]
+    [InlineData("xdp-generic", KernelAttach.XdpGeneric)]
+    public void Choose_ExplicitDriver_ThatAttach(string driver, KernelAttach expected)
+    {
+        Assert.Equal(expected, KernelDriver.Choose(driver, "eth0", out _));
+    }
+
+    [Fact]
+    public void Choose_AfPacket_NoKernelTier()
+    {
+        Assert.Null(KernelDriver.Choose("afpacket", "eth0", out string why));
+        Assert.Contains("afpacket", why, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Choose_AutoOnAVirtualInterface_Tc()
+    {
+        // lo has no device behind it, as veth has none.
+        Assert.Equal(KernelAttach.Tc, KernelDriver.Choose("auto", "lo", out string why));
+        Assert.Contains("virtual", why, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Choose_Unknown_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => KernelDriver.Choose("dpdk", "eth0", out _));
+    }
+
+    [Fact]
+    public void ObjectFile_ShipsNextToTheBinaries()
+    {
+        Assert.True(File.Exists(KernelTier.DefaultObjectPath), KernelTier.DefaultObjectPath);
+    }
+
+    private static int Off<T>(string field)
+        where T : struct => (int)Marshal.OffsetOf<T>(field);
+
+    private static string HeaderDirectory()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "src", "Fulcrum", "Linux", "Bpf");
+            if (File.Exists(Path.Combine(candidate, "fulcrum_dr.h")))
+                return candidate;
+        }
+
+        throw new InvalidOperationException("src/Fulcrum/Linux/Bpf/fulcrum_dr.h not found above " + AppContext.BaseDirectory);
+    }
+
+    private static Dictionary<string, int> CompileAndRun()
+    {
+        const string Program = """
+            #include <stdio.h>
+            #include <stddef.h>
+            #include <linux/bpf.h>
+            #include <linux/if_link.h>
+            #include <bpf/libbpf.h>
+            #include "fulcrum_dr.h"
+            #define S(t) printf("%s %zu\n", #t, sizeof(struct t));
+            #define O(t, f) printf("%s.%s %zu\n", #t, #f, offsetof(struct t, f));
+            #define K(k) printf("%s %d\n", #k, (int)(k));
+            int main(void)
+            {
+                S(fulcrum_conn_key) O(fulcrum_conn_key, protocol) O(fulcrum_conn_key, client_addr)
+                O(fulcrum_conn_key, virtual_addr) O(fulcrum_conn_key, client_port) O(fulcrum_conn_key, virtual_port)
+                S(fulcrum_conn_value) O(fulcrum_conn_value, packets) O(fulcrum_conn_value, bytes)
+                O(fulcrum_conn_value, last_seen_ns) O(fulcrum_conn_value, dest_mac) O(fulcrum_conn_value, flags)
+                S(fulcrum_config) O(fulcrum_config, own_mac) O(fulcrum_config, ifindex)
+                S(bpf_tc_hook) O(bpf_tc_hook, ifindex) O(bpf_tc_hook, attach_point) O(bpf_tc_hook, parent)
+                S(bpf_tc_opts) O(bpf_tc_opts, prog_fd) O(bpf_tc_opts, flags) O(bpf_tc_opts, prog_id)
+                O(bpf_tc_opts, handle) O(bpf_tc_opts, priority)
+                O(bpf_prog_info, id) O(bpf_prog_info, load_time) O(bpf_prog_info, map_ids) O(bpf_prog_info, name)
+                K(BPF_TC_INGRESS) K(BPF_TC_EGRESS) K(BPF_TC_F_REPLACE) K(XDP_FLAGS_SKB_MODE) K(XDP_FLAGS_DRV_MODE)
+                K(SO_ATTACH_BPF)
+                return 0;
+            }
+            """;
+        string dir = Directory.CreateTempSubdirectory("fulcrum-bpf-structs-").FullName;
+        try
+        {
+            string source = Path.Combine(dir, "layout.c");
+            string exe = Path.Combine(dir, "layout");
+            File.WriteAllText(source, Program.Replace("#include <stddef.h>", "#include <stddef.h>\n#include <sys/socket.h>", StringComparison.Ordinal));
+            Run("cc", "-I", HeaderDirectory(), "-o", exe, source);
+            var result = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (string line in Run(exe).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                string[] parts = line.Split(' ');
+                result[parts[0]] = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            return result;
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static string Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"{file} failed ({p.ExitCode}): {stderr}");
+        return stdout;
+    }
+}
