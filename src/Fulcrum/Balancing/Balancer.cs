@@ -242,8 +242,8 @@ public sealed class Balancer
     /// <summary>
     /// ip_vs_sync_conn after each packet (ip_vs_in): counts the packet and publishes the connection when
     /// ip_vs_sync_conn_needed would, with the kernel's default sysctls. TCP: only in ESTABLISHED, FIN_WAIT,
-    /// CLOSE, CLOSE_WAIT, TIME_WAIT; a change into any of them is sent at once; otherwise (ESTABLISHED, UDP)
-    /// on packets threshold, threshold + period, ... (UDP: also its first). A connection's template goes
+    /// CLOSE, CLOSE_WAIT, TIME_WAIT; a change into any of them but ESTABLISHED is sent at once; otherwise
+    /// (ESTABLISHED, UDP) on packets threshold, threshold + period, ... A connection's template goes
     /// with it (the kernel re-sends the template on every packet of a persistent connection; sending it
     /// with its connections carries the same information at a fraction of the rate).
     /// </summary>
@@ -256,16 +256,16 @@ public sealed class Balancer
             if (c.State is not (IpvsTcpState.Established or IpvsTcpState.FinWait or IpvsTcpState.Close
                 or IpvsTcpState.CloseWait or IpvsTcpState.TimeWait))
                 return;
-            // Unlike the kernel, entering ESTABLISHED is sent at once too, not at the 3rd packet: the kernel
-            // tier (Linux/Bpf) takes an established flow off this path right after the handshake, so this
-            // may be the last packet of it the balancer sees.
-            bool force = c.State != c.SyncedState;
+            // With the kernel tier (Linux/Bpf), entering ESTABLISHED is sent at once too, not at the 3rd
+            // packet as the kernel does: the tier takes an established flow off this path right after the
+            // handshake, so this may be the last packet of it the balancer sees.
+            bool force = c.State != c.SyncedState && (c.State != IpvsTcpState.Established || FastPath is not null);
             if (!force && pkts % SyncPeriod != SyncThreshold)
                 return;
         }
-        else if (pkts != 1 && pkts % SyncPeriod != SyncThreshold)
+        else if (!(pkts == 1 && FastPath is not null) && pkts % SyncPeriod != SyncThreshold)
         {
-            // UDP: the first datagram too, for the same reason (the kernel tier holds UDP flows after it).
+            // UDP: with the kernel tier also its first datagram, for the same reason.
             return;
         }
 
