@@ -75,6 +75,7 @@ public static class DirectorHost
 
         // Other parts add their own sections with services.AddSingleton<IMetricsSource, ...>().
         services.AddSingleton<IMetricsSource, DirectorMetrics>();
+        services.AddSingleton<IMetricsSource, Sync.SyncMetrics>();
         if (options.MetricsEndpoint is { } metrics)
         {
             services.AddHostedService(sp => new MetricsHttpServer(metrics, sp.GetServices<IMetricsSource>(), sp.GetRequiredService<ILogger<MetricsHttpServer>>()));
