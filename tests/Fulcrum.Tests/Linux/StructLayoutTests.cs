@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Fulcrum.Linux.Interop;
+using Fulcrum.Tests.TestSupport;
 
 namespace Fulcrum.Tests.Linux;
 
@@ -178,45 +179,6 @@ public class StructLayoutTests
 
     private static Dictionary<string, int> CompileAndRun()
     {
-        string dir = Directory.CreateTempSubdirectory("fulcrum-structs-").FullName;
-        try
-        {
-            string source = Path.Combine(dir, "layout.c");
-            string exe = Path.Combine(dir, "layout");
-            File.WriteAllText(source, Program);
-            Run("cc", "-o", exe, source);
-            var result = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (string line in Run(exe).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                string[] parts = line.Split(' ');
-                result[parts[0]] = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
-            }
-
-            return result;
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static string Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        string errors = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} failed: {errors}");
-        }
-
-        return output;
+        return CLayoutProbe.Run(Program);
     }
 }

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Fulcrum.Linux.Bpf;
 using Fulcrum.Linux.Interop;
+using Fulcrum.Tests.TestSupport;
 
 namespace Fulcrum.Tests.Linux.Bpf;
 
@@ -148,39 +149,6 @@ public class BpfLayoutTests
                 return 0;
             }
             """;
-        string dir = Directory.CreateTempSubdirectory("fulcrum-bpf-structs-").FullName;
-        try
-        {
-            string source = Path.Combine(dir, "layout.c");
-            string exe = Path.Combine(dir, "layout");
-            File.WriteAllText(source, Program.Replace("#include <stddef.h>", "#include <stddef.h>\n#include <sys/socket.h>", StringComparison.Ordinal));
-            Run("cc", "-I", HeaderDirectory(), "-o", exe, source);
-            var result = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (string line in Run(exe).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                string[] parts = line.Split(' ');
-                result[parts[0]] = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
-            }
-
-            return result;
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static string Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string stdout = p.StandardOutput.ReadToEnd();
-        string stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"{file} failed ({p.ExitCode}): {stderr}");
-        return stdout;
+        return CLayoutProbe.Run(Program.Replace("#include <stddef.h>", "#include <stddef.h>\n#include <sys/socket.h>", StringComparison.Ordinal), "-I", HeaderDirectory());
     }
 }
