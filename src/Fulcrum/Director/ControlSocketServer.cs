@@ -24,8 +24,12 @@ internal sealed partial class ControlSocketServer : BackgroundService
     private readonly DrainScheduler _drains;
     private Socket? _listener;
 
-    public ControlSocketServer(DirectorOptions options, IpvsTable table, DirectorStatus status, TimeProvider time, ILogger<ControlSocketServer> logger)
+    private readonly ServiceClaimService? _claims;
+
+    public ControlSocketServer(DirectorOptions options, IpvsTable table, DirectorStatus status, TimeProvider time, ILogger<ControlSocketServer> logger,
+        ServiceClaimService? claims = null)
     {
+        _claims = claims;
         _options = options;
         _table = table;
         _status = status;
@@ -151,7 +155,12 @@ internal sealed partial class ControlSocketServer : BackgroundService
         {
             case "adm":
                 {
+                    long generation = _table.Snapshot.Generation;
                     var result = Ipvsadm.Run(request.Args, new StringReader(request.Stdin), _table, _drains);
+                    // When ipvsadm returns, the kernel's service is live. Here the director's own stack must
+                    // also be kept off a new VIP:port before we answer, or a client's first SYN can meet its RST.
+                    if (_table.Snapshot.Generation != generation)
+                        _claims?.ApplyNow();
                     return new ControlProtocol.Response(result.ExitCode, result.Stdout, result.Stderr);
                 }
 

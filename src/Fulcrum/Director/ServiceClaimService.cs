@@ -66,6 +66,12 @@ internal sealed partial class ServiceClaimService : IHostedService, IDisposable
         }
     }
 
+    /// <summary>
+    /// Brings the rules up to date now, on the caller's thread (a no-op when the claimed set is unchanged),
+    /// so an `adm -A` answers only once the new service's packets are kept from the director's stack.
+    /// </summary>
+    public void ApplyNow() => Reinstall();
+
     private void Reinstall()
     {
         var claims = new HashSet<(IpProtocol, System.Net.IPAddress, ushort)>();
