@@ -129,17 +129,7 @@ public sealed class Balancer
 
         if (index >= 0)
         {
-            ref var c = ref _conns.At(index);
-            if (tcp)
-                SetTcpState(ref c, flags, snapshot, nowMs);
-            else
-                c.ExpiresMs = nowMs + snapshot.UdpTimeoutMs;
-            dest = c.Dest!;
-            if (sync is { IsMaster: true })
-                SyncConnection(sync, index, snapshot);
-            CountIn(dest, c.Service!, packet.IpLength);
-            if (FastPath is not null && !v6)
-                SyncKernel(ref c, tcp, snapshot, nowMs);
+            dest = Forward(index, tcp, flags, v6, packet.IpLength, snapshot, sync, nowMs);
             return BalanceVerdict.Forward;
         }
 
@@ -221,18 +211,30 @@ public sealed class Balancer
         if (picked.UpperThreshold != 0)
             picked.CheckOverloadAfterBind();
 
+        dest = Forward(index, tcp, flags, v6, packet.IpLength, snapshot, sync, nowMs);
+        return BalanceVerdict.Forward;
+    }
+
+    /// <summary>
+    /// What every forwarded packet of a connection does, found or new: the state machine (TCP) or the
+    /// timeout (UDP), the sync decision on a MASTER, ip_vs_in_stats, and the kernel tier's entry.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private RealServer Forward(int index, bool tcp, byte flags, bool v6, int ipLength, ServiceSnapshot snapshot, IConnectionSync? sync, long nowMs)
+    {
+        ref var c = ref _conns.At(index);
         if (tcp)
-            SetTcpState(ref n, flags, snapshot, nowMs);
+            SetTcpState(ref c, flags, snapshot, nowMs);
         else
-            n.ExpiresMs = nowMs + snapshot.UdpTimeoutMs;
+            c.ExpiresMs = nowMs + snapshot.UdpTimeoutMs;
         if (sync is { IsMaster: true })
             SyncConnection(sync, index, snapshot);
-        CountIn(picked, svc, packet.IpLength);
-        dest = picked;
+        var dest = c.Dest!;
+        CountIn(dest, c.Service!, ipLength);
         // The kernel tier's map is keyed by IPv4 addresses; IPv6 flows stay on the C# path.
         if (FastPath is not null && !v6)
-            SyncKernel(ref n, tcp, snapshot, nowMs);
-        return BalanceVerdict.Forward;
+            SyncKernel(ref c, tcp, snapshot, nowMs);
+        return dest;
     }
 
     // The kernel's defaults: sysctl sync_threshold 3, sync_period 50 (sync_refresh_period 0).

@@ -107,11 +107,8 @@ internal static class StatusRenderer
         sb.Append("Workers: ").Append(N(r.Workers.Count)).Append('\n');
         foreach (var w in r.Workers)
         {
-            long dropped = 0;
-            for (int d = 1; d < w.Drops.Length; d++)
-                dropped += w.Drops[d];
             sb.Append("  worker ").Append(N(w.Index)).Append(": received ").Append(N(w.Ring.RxFrames))
-              .Append(", forwarded ").Append(N(w.Forwarded)).Append(", dropped ").Append(N(dropped))
+              .Append(", forwarded ").Append(N(w.Forwarded)).Append(", dropped ").Append(N(w.TotalDrops))
               .Append(", connections ").Append(N(w.Connections)).Append('/').Append(N(w.ConnectionCapacity)).Append('\n');
         }
 
@@ -206,14 +203,11 @@ internal static class StatusRenderer
             w.WriteStartArray("workers");
             foreach (var wc in r.Workers)
             {
-                long dropped = 0;
-                for (int d = 1; d < wc.Drops.Length; d++)
-                    dropped += wc.Drops[d];
                 w.WriteStartObject();
                 w.WriteNumber("index", wc.Index);
                 w.WriteNumber("rx_frames", wc.Ring.RxFrames);
                 w.WriteNumber("forwarded", wc.Forwarded);
-                w.WriteNumber("drops", dropped);
+                w.WriteNumber("drops", wc.TotalDrops);
                 w.WriteNumber("connections", wc.Connections);
                 w.WriteNumber("capacity", wc.ConnectionCapacity);
                 w.WriteEndObject();

@@ -18,6 +18,18 @@ internal sealed record WorkerCounters(
     int ConnectionCapacity,
     long DroppedEntries = 0)
 {
+    /// <summary>Every drop of this worker, all reasons together.</summary>
+    public long TotalDrops
+    {
+        get
+        {
+            long sum = 0;
+            for (int d = 1; d < Drops.Length; d++)
+                sum += Drops[d];
+            return sum;
+        }
+    }
+
     public static WorkerCounters Read(DataPlaneWorker worker, int index)
     {
         var drops = new long[(int)DropReason.Count];
