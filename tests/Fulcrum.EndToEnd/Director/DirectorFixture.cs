@@ -8,7 +8,7 @@ namespace Fulcrum.EndToEnd.Director;
 /// A lab with Fulcrum running in lb1, configured with the seed's commands; torn down after the class. The
 /// director runs two data-plane workers on every machine, so every test that uses it covers the fanout.
 /// </summary>
-public sealed class DirectorFixture : IAsyncLifetime
+public class DirectorFixture : IAsyncLifetime
 {
     private readonly LabFixture _lab = new();
     private LabDirector? _director;
@@ -22,17 +22,20 @@ public sealed class DirectorFixture : IAsyncLifetime
     /// <summary>The data-plane workers the director runs.</summary>
     public const int Workers = 2;
 
+    /// <summary>More `fulcrum run` options, for a fixture that needs a particular data path.</summary>
+    protected virtual string[] ExtraArgs => [];
+
     public async Task InitializeAsync()
     {
         await _lab.InitializeAsync();
-        _director = LabDirector.Start(Lab, "lb1", "--workers", Workers.ToString(CultureInfo.InvariantCulture));
+        _director = LabDirector.Start(Lab, "lb1", ["--workers", Workers.ToString(CultureInfo.InvariantCulture), .. ExtraArgs]);
         _director.ApplySeed();
     }
 
     /// <summary>Replaces the running director (after a test killed it).</summary>
     public LabDirector Restart()
     {
-        _director = LabDirector.Start(Lab, "lb1", "--workers", Workers.ToString(CultureInfo.InvariantCulture));
+        _director = LabDirector.Start(Lab, "lb1", ["--workers", Workers.ToString(CultureInfo.InvariantCulture), .. ExtraArgs]);
         return _director;
     }
 
@@ -49,4 +52,13 @@ public sealed class DirectorFixture : IAsyncLifetime
     }
 
     public Task DisposeAsync() => _lab.DisposeAsync();
+}
+
+/// <summary>
+/// The director with the C# tier alone (`--driver afpacket`): for tests that count what the workers
+/// themselves forward, which the kernel tier would take over after a flow's first packet.
+/// </summary>
+public sealed class CSharpTierDirectorFixture : DirectorFixture
+{
+    protected override string[] ExtraArgs => ["--driver", "afpacket"];
 }

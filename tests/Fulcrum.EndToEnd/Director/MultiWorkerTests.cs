@@ -13,14 +13,14 @@ namespace Fulcrum.EndToEnd.Director;
 /// The director with two workers in one PACKET_FANOUT group: flows from many clients spread over both,
 /// every flow of a client stays on one, and the counters ipvsadm shows are the exact sums over workers.
 /// </summary>
-public sealed class MultiWorkerTests : IClassFixture<DirectorFixture>
+public sealed class MultiWorkerTests : IClassFixture<CSharpTierDirectorFixture>
 {
     private const int Datagrams = 5;
     private const int PortsPerClient = 4;
     private static readonly string UdpVip = LabAddresses.Vip + ":" + LabCluster.UdpEchoPort;
     private readonly DirectorFixture _f;
 
-    public MultiWorkerTests(DirectorFixture fixture)
+    public MultiWorkerTests(CSharpTierDirectorFixture fixture)
     {
         _f = fixture;
         _f.ResetToSeed();
