@@ -57,6 +57,45 @@ public static class UnsolicitedNeighborAdvertisement
         return FrameLength;
     }
 
+    /// <summary>
+    /// True when <paramref name="frame"/> is a valid Neighbor Advertisement (RFC 4861 §7.1.2: hop limit 255,
+    /// code 0) whose target is one of <paramref name="addresses"/>, sent by a MAC other than
+    /// <paramref name="ourMac"/> (the frame's source, and the Target Link-Layer Address option when present):
+    /// another host answers for our virtual address, IPv6's counterpart of <see cref="GratuitousArp.IsConflict"/>.
+    /// </summary>
+    public static bool IsConflict(ReadOnlySpan<byte> frame, IReadOnlyList<UInt128> addresses, ulong ourMac, out UInt128 address, out ulong claimant)
+    {
+        address = 0;
+        claimant = 0;
+        const int Na = EthernetFrame.HeaderLength + IcmpOffset;
+        if (frame.Length < Na + 24 || BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) != EtherTypeIpv6)
+            return false;
+        var ip = frame[EthernetFrame.HeaderLength..];
+        if ((ip[0] >> 4) != 6 || ip[6] != NextHeaderIcmpv6 || ip[7] != 255 || frame[Na] != TypeNeighborAdvertisement || frame[Na + 1] != 0)
+            return false;
+        claimant = EthernetFrame.ReadMac(frame[6..]);
+        int end = Math.Min(frame.Length, Na + BinaryPrimitives.ReadUInt16BigEndian(ip[4..]));
+        for (int o = Na + 24; o + 8 <= end && frame[o + 1] != 0; o += frame[o + 1] * 8)
+        {
+            if (frame[o] == 2)
+                claimant = EthernetFrame.ReadMac(frame[(o + 2)..]);
+        }
+
+        if (claimant == ourMac || EthernetFrame.ReadMac(frame[6..]) == ourMac)
+            return false;
+        var target = BinaryPrimitives.ReadUInt128BigEndian(frame[(Na + 8)..]);
+        for (int i = 0; i < addresses.Count; i++)
+        {
+            if (addresses[i] == target)
+            {
+                address = target;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     internal static uint PseudoHeaderSum(UInt128 source, UInt128 destination, int length, byte nextHeader)
     {
         Span<byte> pseudo = stackalloc byte[40];

@@ -32,7 +32,7 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
     private readonly byte[] _sendBuffer = new byte[VrrpCodec.MaxPacketLength];
     private readonly byte[] _arpFrame = new byte[GratuitousArp.FrameLength];
     private readonly byte[] _naFrame = new byte[UnsolicitedNeighborAdvertisement.FrameLength];
-    private readonly Socket _arpListener;
+    private readonly Socket _claimListener;
     private readonly ulong _mac;
     private readonly string _interface;
     private readonly int _interfaceIndex;
@@ -58,14 +58,14 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
         OpenSocket(options.PrimaryAddress, multicast: _peers.Length == 0);
         try
         {
-            _arpListener = PacketListener.Open(_interface, Packets.EtherTypes.Arp);
+            _claimListener = _ipv6 ? PacketListener.OpenNeighborAdvertisements(_interface) : PacketListener.Open(_interface, Packets.EtherTypes.Arp);
             _addresses = new InterfaceAddresses();
         }
         catch
         {
             _socket4?.Dispose();
             _socket6?.Dispose();
-            _arpListener?.Dispose();
+            _claimListener?.Dispose();
             throw;
         }
 
@@ -79,32 +79,51 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
 
     public Socket Socket => _socket6?.Socket ?? _socket4!.Socket;
 
-    /// <summary>ARP frames seen on the interface, to notice another host claiming our addresses.</summary>
-    public Socket ArpListener => _arpListener;
+    /// <summary>
+    /// Where another host's claim on our addresses shows: ARP frames on an IPv4 instance's interface, Neighbor
+    /// Advertisements on an IPv6 one's.
+    /// </summary>
+    public Socket ClaimListener => _claimListener;
 
-    /// <summary>Reads every waiting ARP frame; a foreign claim on a virtual address makes a MASTER re-assert.</summary>
-    public void DrainArp(Span<byte> buffer)
+    /// <summary>
+    /// Reads every waiting ARP frame or NA; a foreign claim on a virtual address makes a MASTER re-assert with an
+    /// advert and gratuitous ARPs or unsolicited NAs (stale neighbour caches after a split brain: issue 3).
+    /// </summary>
+    public void DrainClaims(Span<byte> buffer)
     {
-        while (_arpListener.Available > 0)
+        while (_claimListener.Available > 0)
         {
             int n;
             try
             {
-                n = _arpListener.Receive(buffer, SocketFlags.None);
+                n = _claimListener.Receive(buffer, SocketFlags.None);
             }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
             {
                 return;
             }
 
-            if (!_ipv6 && GratuitousArp.IsConflict(buffer[..n], Instance.Options.Format.Addresses, _mac, out uint address)
-                && Instance.ResolveAddressConflict())
+            IPAddress? claimed = null;
+            ulong claimant = 0;
+            if (_ipv6 && Instance.Options.Format.Ipv6Addresses is { } addresses6
+                && UnsolicitedNeighborAdvertisement.IsConflict(buffer[..n], addresses6, _mac, out var address6, out claimant))
+            {
+                claimed = VrrpSocket6.ToAddress(address6);
+            }
+            else if (!_ipv6 && GratuitousArp.IsConflict(buffer[..n], Instance.Options.Format.Addresses, _mac, out uint address))
+            {
+                claimed = new IPAddress(BinaryPrimitives.ReverseEndianness(address));
+                claimant = EthernetFrame.ReadMac(buffer[6..12]);
+            }
+
+            if (claimed is not null && Instance.ResolveAddressConflict())
             {
                 _logger.LogWarning(
-                    "({Instance}) {Address} claimed by {Mac}: re-asserting with an advert and gratuitous ARP",
+                    "({Instance}) {Address} claimed by {Mac}: re-asserting with an advert and {Announcement}",
                     Name,
-                    new IPAddress(BinaryPrimitives.ReverseEndianness(address)),
-                    NetInterface.FormatMac(EthernetFrame.ReadMac(buffer[6..12])));
+                    claimed,
+                    NetInterface.FormatMac(claimant),
+                    _ipv6 ? "unsolicited neighbor advertisement" : "gratuitous ARP");
             }
         }
     }
@@ -347,7 +366,7 @@ internal sealed class VrrpLink : IVrrpInstanceIo, IDisposable
     {
         _socket4?.Dispose();
         _socket6?.Dispose();
-        _arpListener.Dispose();
+        _claimListener.Dispose();
         _addresses.Dispose();
         foreach (var d in _devices.Values)
             d.Socket.Dispose();

@@ -193,7 +193,7 @@ public sealed class VrrpService : BackgroundService
                 foreach (var link in links)
                 {
                     readable.Add(link.Socket);
-                    readable.Add(link.ArpListener);
+                    readable.Add(link.ClaimListener);
                 }
 
                 readable.Add(wake);
@@ -208,8 +208,8 @@ public sealed class VrrpService : BackgroundService
                 {
                     if (readable.Contains(link.Socket))
                         link.Drain(buffer);
-                    if (readable.Contains(link.ArpListener))
-                        link.DrainArp(buffer);
+                    if (readable.Contains(link.ClaimListener))
+                        link.DrainClaims(buffer);
                     link.Instance.Poll();
                 }
 

@@ -56,12 +56,48 @@ public sealed class Ipv6InteropTests(ITestOutputHelper output)
         VrrpTopology.WaitFor(() => HasVip6(net, "a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Master, TimeSpan.FromSeconds(10), "Fulcrum takes over the IPv6 VIP");
 
         ulong mac = NetworkNamespace.RunIn(net.Namespace("a"), () => NetInterface.GetMac("eth0"));
+        bool seen = SeesOverrideNa(listener, mac, TimeSpan.FromSeconds(3));
+        Assert.True(seen, "no unsolicited Neighbor Advertisement for the VIP from a's MAC reached b");
+
+        // A SIGKILLed keepalived leaves its VIP on b (it cannot clean up); the NA is what moves the hosts.
+    }
+
+    [Fact]
+    public async Task Ipv6_ForeignNaForVip_MasterReassertsWithUnsolicitedNa()
+    {
+        using var net = new VrrpTopology(output);
+        var fulcrum = await net.StartFulcrumAsync("a", Config(150, keepalived: false));
+        VrrpTopology.WaitFor(() => HasVip6(net, "a") && VrrpTopology.First(fulcrum)?.State == VrrpInstanceState.Master, TimeSpan.FromSeconds(15), "Fulcrum MASTER with the IPv6 VIP");
+
+        // b announces the VIP as its own (an override NA from its MAC, as a stale director after a split brain
+        // would): a must notice and answer with its own override NA so the neighbours' caches point back at it.
+        using var listener = NetworkNamespace.RunIn(net.Namespace("b"), () => PacketListener.Open("eth0", 0x86DD));
+        ulong aMac = NetworkNamespace.RunIn(net.Namespace("a"), () => NetInterface.GetMac("eth0"));
+        ulong bMac = NetworkNamespace.RunIn(net.Namespace("b"), () => NetInterface.GetMac("eth0"));
+        NetworkNamespace.RunIn(net.Namespace("b"), () =>
+        {
+            using var socket = new RawFrameSocket("eth0");
+            var frame = new byte[UnsolicitedNeighborAdvertisement.FrameLength];
+            socket.Send(frame.AsSpan(0, UnsolicitedNeighborAdvertisement.Write(frame, bMac, VrrpSocket6.ToNumber(IPAddress.Parse(Vip6)))));
+        });
+
+        VrrpTopology.WaitFor(
+            () => net.Log.Any(l => l.Contains("claimed by " + NetInterface.FormatMac(bMac), StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(5),
+            "Fulcrum notices b's claim on the IPv6 VIP");
+        Assert.True(SeesOverrideNa(listener, aMac, TimeSpan.FromSeconds(3)), "no re-asserting NA for the VIP from a's MAC reached b");
+        Assert.Equal(VrrpInstanceState.Master, VrrpTopology.First(fulcrum)?.State);
+        Assert.True(HasVip6(net, "a"));
+    }
+
+    /// <summary>Waits for an override NA for the VIP from <paramref name="mac"/> on <paramref name="listener"/> (all IPv6 frames).</summary>
+    private static bool SeesOverrideNa(System.Net.Sockets.Socket listener, ulong mac, TimeSpan timeout)
+    {
         var target = IPAddress.Parse(Vip6).GetAddressBytes();
         var buffer = new byte[2048];
-        bool seen = false;
         listener.ReceiveTimeout = 500;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(3);
-        while (!seen && DateTime.UtcNow < deadline)
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
         {
             int n;
             try
@@ -73,16 +109,15 @@ public sealed class Ipv6InteropTests(ITestOutputHelper output)
                 continue;
             }
 
-            // Ethernet 14 + IPv6 40: ICMPv6 (58) type 136 with the VIP as target, from a's MAC, Override set.
-            seen = n >= 14 + 40 + 24 && buffer[14 + 6] == 58 && buffer[54] == 136
+            // Ethernet 14 + IPv6 40: ICMPv6 (58) type 136 with the VIP as target, from that MAC, Override set.
+            if (n >= 14 + 40 + 24 && buffer[14 + 6] == 58 && buffer[54] == 136
                 && buffer.AsSpan(62, 16).SequenceEqual(target)
                 && Packets.EthernetFrame.ReadMac(buffer.AsSpan(6)) == mac
-                && (BinaryPrimitives.ReadUInt32BigEndian(buffer.AsSpan(58)) & UnsolicitedNeighborAdvertisement.FlagOverride) != 0;
+                && (BinaryPrimitives.ReadUInt32BigEndian(buffer.AsSpan(58)) & UnsolicitedNeighborAdvertisement.FlagOverride) != 0)
+                return true;
         }
 
-        Assert.True(seen, "no unsolicited Neighbor Advertisement for the VIP from a's MAC reached b");
-
-        // A SIGKILLed keepalived leaves its VIP on b (it cannot clean up); the NA is what moves the hosts.
+        return false;
     }
 
     private static bool HasVip6(VrrpTopology net, string host) =>

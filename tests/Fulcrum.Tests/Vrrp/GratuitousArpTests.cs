@@ -46,3 +46,60 @@ public class ArpConflictTests
         Assert.False(GratuitousArp.IsConflict(frame, [Vip], OurMac, out _));
     }
 }
+
+public class NeighborAdvertisementConflictTests
+{
+    private const ulong OurMac = 0x02_00_00_00_00_0A;
+    private const ulong OtherMac = 0x02_00_00_00_00_0B;
+    private static readonly UInt128 Vip = new(0x2001_0DB8_0100_0000, 0x100);
+
+    private static byte[] Na(ulong mac, UInt128 target)
+    {
+        var frame = new byte[UnsolicitedNeighborAdvertisement.FrameLength];
+        UnsolicitedNeighborAdvertisement.Write(frame, mac, target);
+        return frame;
+    }
+
+    [Fact]
+    public void IsConflict_ForeignNaForVip_TrueWithItsMac()
+    {
+        Assert.True(UnsolicitedNeighborAdvertisement.IsConflict(Na(OtherMac, Vip), [Vip], OurMac, out var address, out ulong claimant));
+        Assert.Equal(Vip, address);
+        Assert.Equal(OtherMac, claimant);
+    }
+
+    [Fact]
+    public void IsConflict_OurOwnNa_False() =>
+        Assert.False(UnsolicitedNeighborAdvertisement.IsConflict(Na(OurMac, Vip), [Vip], OurMac, out _, out _));
+
+    [Fact]
+    public void IsConflict_NaForAnotherAddress_False() =>
+        Assert.False(UnsolicitedNeighborAdvertisement.IsConflict(Na(OtherMac, Vip + 1), [Vip], OurMac, out _, out _));
+
+    [Fact]
+    public void IsConflict_TargetLinkLayerOptionNamesAnotherHost_ThatHostIsTheClaimant()
+    {
+        // Sent through our MAC (a bridge, a proxy) but the option says who answers for the address.
+        var frame = Na(OurMac, Vip);
+        Fulcrum.Packets.EthernetFrame.WriteMac(frame.AsSpan(6), 0x02_00_00_00_00_0C);
+        Fulcrum.Packets.EthernetFrame.WriteMac(frame.AsSpan(14 + 40 + 26), OtherMac);
+        Assert.True(UnsolicitedNeighborAdvertisement.IsConflict(frame, [Vip], OurMac, out _, out ulong claimant));
+        Assert.Equal(OtherMac, claimant);
+    }
+
+    [Theory]
+    [InlineData(14 + 7, 254)]   // hop limit below 255: not from the link (RFC 4861 §7.1.2)
+    [InlineData(14 + 40, 135)]  // a Neighbor Solicitation
+    [InlineData(14 + 6, 17)]    // not ICMPv6
+    [InlineData(12, 0x08)]      // not IPv6
+    public void IsConflict_NotAValidNa_False(int offset, byte value)
+    {
+        var frame = Na(OtherMac, Vip);
+        frame[offset] = value;
+        Assert.False(UnsolicitedNeighborAdvertisement.IsConflict(frame, [Vip], OurMac, out _, out _));
+    }
+
+    [Fact]
+    public void IsConflict_Truncated_False() =>
+        Assert.False(UnsolicitedNeighborAdvertisement.IsConflict(Na(OtherMac, Vip).AsSpan(0, 70), [Vip], OurMac, out _, out _));
+}

@@ -69,6 +69,7 @@ internal static unsafe partial class Libc
     internal const int SO_RCVBUF = 8;
     internal const int SO_SNDBUFFORCE = 32;
     internal const int SO_RCVBUFFORCE = 33;
+    internal const int SO_ATTACH_FILTER = 26;
 
     internal const int MSG_DONTWAIT = 0x40;
 

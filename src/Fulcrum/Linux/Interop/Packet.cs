@@ -187,6 +187,8 @@ internal static class Cbpf
     internal const ushort BPF_JMP = 0x05;
     internal const ushort BPF_RET = 0x06;
     internal const ushort BPF_W = 0x00;
+    internal const ushort BPF_H = 0x08;
+    internal const ushort BPF_B = 0x10;
     internal const ushort BPF_ABS = 0x20;
     internal const ushort BPF_MUL = 0x20;
     internal const ushort BPF_AND = 0x50;
