@@ -45,6 +45,22 @@ public sealed class ConnectionSyncTests : IClassFixture<DualStackLabFixture>
         Assert.True(r.SyncedOnBackup >= Clients, $"lb2 held {r.SyncedOnBackup} synced connections before the takeover");
     }
 
+    /// <summary>
+    /// The bulk resync (Fulcrum's extension): lb2 starts only once the 50 connections are established and
+    /// idle, so no periodic sync message can tell it about them; the table its BACKUP daemon requests at
+    /// start is all it has, and after lb1's death every connection still keeps its real server.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Failover_BackupJoinsWhileConnectionsIdle_ResyncKeepsEveryConnection(bool ipv6)
+    {
+        var r = Failover(sync: true, scheduler: "rr", sloppyTcp: false, ipv6, lateBackup: true);
+        Assert.True(r.Errors == 0, $"{r.Errors} connection(s) failed: {r.FirstError}");
+        Assert.Equal(Clients, r.Kept);
+        Assert.True(r.SyncedOnBackup >= Clients, $"lb2 held {r.SyncedOnBackup} synced connections before the takeover");
+    }
+
     [Fact]
     public void Failover_NoSyncMaglev_ConnectionsSurvive()
     {
@@ -128,28 +144,50 @@ public sealed class ConnectionSyncTests : IClassFixture<DualStackLabFixture>
 
     private sealed record FailoverResult(int Kept, int Errors, string? FirstError, int SyncedOnBackup);
 
-    private FailoverResult Failover(bool sync, string scheduler, bool sloppyTcp, bool ipv6)
+    /// <param name="lateBackup">lb2 starts after the clients' first requests, while they pause (a resync's only).</param>
+    private FailoverResult Failover(bool sync, string scheduler, bool sloppyTcp, bool ipv6, bool lateBackup = false)
     {
         string[] extra = sloppyTcp ? ["--sloppy-tcp"] : [];
         var vip = ipv6 ? LabAddresses.VipV6 : LabAddresses.Vip;
         // lb1 first, MASTER before lb2 exists: lb2 never holds the VIP, so no router has its MAC cached for it.
         var lb1 = LabDirector.Start(_lab, "lb1", ["-f", WriteConfig("lb1", 150, sync, scheduler, ipv6), .. extra]);
         Wait.For(() => HoldsVip("lb1", ipv6), "lb1 to become MASTER", 20);
-        var lb2 = LabDirector.Start(_lab, "lb2", ["-f", WriteConfig("lb2", 100, sync, scheduler, ipv6), .. extra]);
+        string[] lb2Args = ["-f", WriteConfig("lb2", 100, sync, scheduler, ipv6), .. extra];
+        LabDirector? lb2 = lateBackup ? null : LabDirector.Start(_lab, "lb2", lb2Args);
         var clients = new List<Client>();
         try
         {
-            WaitForMasterAndDaemons(lb1, lb2, sync, ipv6);
+            if (lb2 is not null)
+                WaitForMasterAndDaemons(lb1, lb2, sync, ipv6);
             for (int i = 0; i < Clients; i++)
                 clients.Add(new Client(KeepAliveClient.Open(_lab, vip)));
             foreach (var c in clients)
                 c.Start();
             Wait.For(() => clients.All(c => c.Successes >= 10), "every client to complete 10 requests", 20);
 
+            long served = 0;
+            if (lb2 is null)
+            {
+                foreach (var c in clients)
+                    c.Paused = true;
+                Thread.Sleep(500); // the last answers and their ACKs are through
+                served = SyncCounter(lb1, "resync_requests_served");
+                lb2 = LabDirector.Start(_lab, "lb2", lb2Args);
+                WaitForMasterAndDaemons(lb1, lb2, sync, ipv6);
+            }
+
             int synced = 0;
             if (sync)
             {
                 Wait.For(() => (synced = EstablishedTo(lb2)) >= Clients, $"lb2 to hold the {Clients} synced connections", 10);
+            }
+            if (lateBackup)
+            {
+                Assert.True(SyncCounter(lb1, "resync_requests_served") > served, "lb1 served no resync to lb2");
+                var resumed = Stopwatch.GetTimestamp();
+                foreach (var c in clients)
+                    c.Paused = false;
+                Wait.For(() => clients.All(c => c.SuccessesAfter(resumed) >= 3), "every client to go on through lb1 after the pause", 20);
             }
 
             Assert.True(HoldsVip("lb1", ipv6) && !HoldsVip("lb2", ipv6), "lb1 must still be the only MASTER when it is killed");
@@ -207,10 +245,10 @@ public sealed class ConnectionSyncTests : IClassFixture<DualStackLabFixture>
         }
     }
 
-    private void Stop(LabDirector lb1, LabDirector lb2, bool ipv6)
+    private void Stop(LabDirector lb1, LabDirector? lb2, bool ipv6)
     {
         lb1.Process.Stop();
-        lb2.Process.Stop();
+        lb2?.Process.Stop();
         // A SIGKILLed director leaves its VIP behind; the next test's directors must start clean.
         foreach (var host in new[] { "lb1", "lb2" })
             _lab.Exec(host, "ip", "addr", "del", VipPrefix(ipv6), "dev", "eth0");
@@ -366,6 +404,7 @@ public sealed class ConnectionSyncTests : IClassFixture<DualStackLabFixture>
         private readonly Lock _gate = new();
         private Thread? _thread;
         private volatile bool _stop;
+        private volatile bool _paused;
 
         public Client(Socket socket)
         {
@@ -378,6 +417,13 @@ public sealed class ConnectionSyncTests : IClassFixture<DualStackLabFixture>
         public string? Error { get; private set; }
 
         public bool Failed => Error is not null;
+
+        /// <summary>While set, the connection stays open and idle: no request, so no packet the MASTER could sync.</summary>
+        public bool Paused
+        {
+            get => _paused;
+            set => _paused = value;
+        }
 
         public int Successes
         {
@@ -428,6 +474,11 @@ public sealed class ConnectionSyncTests : IClassFixture<DualStackLabFixture>
         {
             while (!_stop)
             {
+                if (_paused)
+                {
+                    Thread.Sleep(10);
+                    continue;
+                }
                 try
                 {
                     var server = KeepAliveClient.Get(_socket);
