@@ -252,6 +252,8 @@ public sealed class Balancer
     {
         ref var c = ref _conns.At(index);
         int pkts = ++c.InPackets;
+        // Only IPv4 flows leave this path for the kernel tier (its map is keyed by IPv4 addresses).
+        bool offloads = FastPath is not null && (c.Flags & ConnectionFlags.IPv6) == 0;
         if (c.Protocol == (byte)IpProtocol.Tcp)
         {
             if (c.State is not (IpvsTcpState.Established or IpvsTcpState.FinWait or IpvsTcpState.Close
@@ -260,11 +262,11 @@ public sealed class Balancer
             // With the kernel tier (Linux/Bpf), entering ESTABLISHED is sent at once too, not at the 3rd
             // packet as the kernel does: the tier takes an established flow off this path right after the
             // handshake, so this may be the last packet of it the balancer sees.
-            bool force = c.State != c.SyncedState && (c.State != IpvsTcpState.Established || FastPath is not null);
+            bool force = c.State != c.SyncedState && (c.State != IpvsTcpState.Established || offloads);
             if (!force && pkts % SyncPeriod != SyncThreshold)
                 return;
         }
-        else if (!(pkts == 1 && FastPath is not null) && pkts % SyncPeriod != SyncThreshold)
+        else if (!(pkts == 1 && offloads) && pkts % SyncPeriod != SyncThreshold)
         {
             // UDP: with the kernel tier also its first datagram, for the same reason.
             return;

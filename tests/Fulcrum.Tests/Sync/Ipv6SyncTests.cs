@@ -130,6 +130,36 @@ public class Ipv6SyncTests
         Assert.Equal(SyncCodec.V6RecordSize, SyncCodec.RecordSize(in c));
     }
 
+    /// <summary>A kernel tier that takes every IPv4 flow it is offered (IPv6 flows are never offered).</summary>
+    private sealed class AnyFastPath : IKernelFastPath
+    {
+        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac) => true;
+        public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
+        {
+            counters = default;
+            return false;
+        }
+        public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters) =>
+            TryRead(protocol, client, clientPort, vip, vport, out counters);
+    }
+
+    [Fact]
+    public void Master_Ipv6WithKernelTier_SyncsAtTheKernelsThreshold()
+    {
+        // The kernel tier takes IPv4 flows off the C# path at ESTABLISHED, so those are synced at once;
+        // IPv6 flows stay on the C# path and keep ip_vs_sync_conn_needed's packet 3.
+        var t = Table(Rs6);
+        var sync = new FakeSync(master: true);
+        t.Sync = sync;
+        var w = t.CreateWorker(0);
+        w.FastPath = new AnyFastPath();
+        Send(w, t, 40000, Syn);
+        Send(w, t, 40000, Ack);   // ESTABLISHED at packet 2
+        Assert.Empty(sync.Published);
+        Send(w, t, 40000, Ack | Psh);
+        Assert.Single(sync.Published);
+    }
+
     [Fact]
     public void MasterToBackup_Ipv6ThroughTheWireFormat_EveryConnectionAdoptedOnItsDest()
     {
