@@ -121,9 +121,8 @@ public sealed class Balancer
         }
 
         // Connection sync: a miss may be a connection the MASTER synced to this director (a takeover).
-        // Only a miss asks, so the established hot path is unchanged. IPv6 flows are not synced yet: the
-        // records carry IPv6 addresses, but the table's IPv6 keys live beside the entry (Sync/README.md).
-        var sync = v6 ? null : _table.Sync;
+        // Only a miss asks, so the established hot path is unchanged.
+        var sync = _table.Sync;
         if (index < 0 && sync is not null)
             index = Adopt(sync, svc, in packet, bucket, tcp, flags, nowMs);
 
@@ -253,6 +252,8 @@ public sealed class Balancer
     {
         ref var c = ref _conns.At(index);
         int pkts = ++c.InPackets;
+        // Only IPv4 flows leave this path for the kernel tier (its map is keyed by IPv4 addresses).
+        bool offloads = FastPath is not null && (c.Flags & ConnectionFlags.IPv6) == 0;
         if (c.Protocol == (byte)IpProtocol.Tcp)
         {
             if (c.State is not (IpvsTcpState.Established or IpvsTcpState.FinWait or IpvsTcpState.Close
@@ -261,29 +262,35 @@ public sealed class Balancer
             // With the kernel tier (Linux/Bpf), entering ESTABLISHED is sent at once too, not at the 3rd
             // packet as the kernel does: the tier takes an established flow off this path right after the
             // handshake, so this may be the last packet of it the balancer sees.
-            bool force = c.State != c.SyncedState && (c.State != IpvsTcpState.Established || FastPath is not null);
+            bool force = c.State != c.SyncedState && (c.State != IpvsTcpState.Established || offloads);
             if (!force && pkts % SyncPeriod != SyncThreshold)
                 return;
         }
-        else if (!(pkts == 1 && FastPath is not null) && pkts % SyncPeriod != SyncThreshold)
+        else if (!(pkts == 1 && offloads) && pkts % SyncPeriod != SyncThreshold)
         {
             // UDP: with the kernel tier also its first datagram, for the same reason.
             return;
         }
 
         c.SyncedState = c.State;
-        var record = ToSynced(ref c, snapshot);
+        // A connection whose dest is of the other family (a TUN dest across families) cannot be expressed:
+        // a v1 record has one type bit for its client, virtual and dest addresses alike.
+        if (c.Dest!.IsIpv6 != ((c.Flags & ConnectionFlags.IPv6) != 0))
+            return;
+        var record = ToSynced(in c, index, snapshot);
         sync.Publish(Index, in record);
         if (c.Control >= 0)
         {
-            var t = ToSynced(ref _conns.At(c.Control), snapshot);
+            var t = ToSynced(in _conns.At(c.Control), c.Control, snapshot);
             sync.Publish(Index, in t);
         }
     }
 
-    private static SyncedConnection ToSynced(ref Connection c, ServiceSnapshot snapshot)
+    /// <summary>An entry (<paramref name="c"/>, at <paramref name="index"/>) as a sync record; an IPv6 entry's addresses come from the side store.</summary>
+    private SyncedConnection ToSynced(in Connection c, int index, ServiceSnapshot snapshot)
     {
         var dest = c.Dest!;
+        bool v6 = (c.Flags & ConnectionFlags.IPv6) != 0;
         bool template = (c.Flags & ConnectionFlags.Template) != 0;
         bool tcp = c.Protocol == (byte)IpProtocol.Tcp;
         uint flags = (uint)dest.Method;
@@ -296,15 +303,16 @@ public sealed class Balancer
         long timeoutMs = template ? c.TimeoutMs : tcp ? snapshot.TcpTimeoutMs(c.State) : snapshot.UdpTimeoutMs;
         return new SyncedConnection
         {
+            IsIpv6 = v6,
             Protocol = c.Protocol,
             Flags = flags,
             // A template's state is IP_VS_CTPL_S_NONE; UDP has the one state IP_VS_UDP_S_NORMAL (0).
             State = template || !tcp ? (ushort)0 : (ushort)c.State,
-            ClientAddress = c.ClientAddress,
+            ClientAddress = v6 ? _conns.Client6(index) : c.ClientAddress,
             ClientPort = c.ClientPort,
-            VirtualAddress = c.VirtualAddress,
+            VirtualAddress = v6 ? _conns.Virtual6(index) : c.VirtualAddress,
             VirtualPort = c.VirtualPort,
-            DestAddress = dest.Address4,
+            DestAddress = v6 ? dest.Address6 : dest.Address4,
             DestPort = dest.Port,
             FwMark = c.Service!.Key.FwMark,
             TimeoutSeconds = (uint)(timeoutMs / 1000),
@@ -312,25 +320,26 @@ public sealed class Balancer
     }
 
     /// <summary>
-    /// ip_vs_proc_conn's result put to use: takes over a connection the MASTER synced, bound to the same
-    /// dest (ip_vs_find_dest: address, port, service), with its synced state and counted as the kernel's
-    /// ip_vs_bind_dest counts it. The caller then handles the packet as a hit. -1 when there is none, its
-    /// dest is not in the service any more, or a SYN reuses a closing connection's ports.
+    /// ip_vs_proc_conn's result put to use: takes over a connection (IPv4 or IPv6) the MASTER synced, bound
+    /// to the same dest (ip_vs_find_dest: family, address, port, service), with its synced state and counted
+    /// as the kernel's ip_vs_bind_dest counts it. The caller then handles the packet as a hit. -1 when there
+    /// is none, its dest is not in the service any more, or a SYN reuses a closing connection's ports.
     /// </summary>
     private int Adopt(IConnectionSync sync, VirtualService svc, in ParsedPacket packet, int bucket, bool tcp, byte flags, long nowMs)
     {
-        if (_conns.IsFull ||
-            !sync.TryImport(packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort,
-                template: false, nowMs, out var s))
+        bool v6 = packet.IsIPv6;
+        var key = new ConnectionKey(v6, packet.Protocol, v6 ? packet.SourceAddress6 : packet.SourceAddress, packet.SourcePort,
+            v6 ? packet.DestinationAddress6 : packet.DestinationAddress, packet.DestinationPort, Template: false);
+        if (_conns.IsFull || !sync.TryImport(in key, nowMs, out var s))
             return -1;
         var state = tcp && s.State < TcpStateMachine.StateCount ? (IpvsTcpState)s.State : IpvsTcpState.None;
         if (tcp && (flags & TcpStateMachine.Syn) != 0 && state is IpvsTcpState.TimeWait or IpvsTcpState.Close)
             return -1;
-        var dest = FindDest(svc, (uint)s.DestAddress, s.DestPort);
+        var dest = FindDest(svc, in s);
         if (dest is null)
             return -1;
 
-        int index = _conns.Add(bucket, packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort);
+        int index = _conns.Add(bucket, in key);
         ref var n = ref _conns.At(index);
         n.Dest = dest;
         n.Service = svc;
@@ -351,40 +360,53 @@ public sealed class Balancer
         }
         if (dest.UpperThreshold != 0)
             dest.CheckOverloadAfterBind();
-        sync.Adopted(packet.Protocol, packet.SourceAddress, packet.SourcePort, packet.DestinationAddress, packet.DestinationPort, template: false);
+        sync.Adopted(in key);
         return index;
     }
 
     /// <summary>A synced persistence template taken over on a template miss, as <see cref="Adopt"/> does for connections.</summary>
-    private int AdoptTemplate(IConnectionSync sync, VirtualService svc, byte proto, uint snet, uint vip, ushort tport, int bucket, long nowMs)
+    private int AdoptTemplate(IConnectionSync sync, VirtualService svc, in ConnectionKey key, int bucket, long nowMs)
     {
-        if (_conns.IsFull || !sync.TryImport(proto, snet, 0, vip, tport, template: true, nowMs, out var s))
+        if (_conns.IsFull || !sync.TryImport(in key, nowMs, out var s))
             return -1;
-        var dest = FindDest(svc, (uint)s.DestAddress, s.DestPort);
+        var dest = FindDest(svc, in s);
         if (dest is null)
             return -1;
-        int index = _conns.Add(bucket, proto, snet, 0, vip, tport);
+        int index = BindTemplate(bucket, in key, dest, svc,
+            s.TimeoutSeconds != 0 ? s.TimeoutSeconds * 1000L : svc.Spec.PersistenceTimeout * 1000L, nowMs);
+        sync.Adopted(in key);
+        return index;
+    }
+
+    /// <summary>
+    /// A new persistence template bound to <paramref name="dest"/> (a scheduled or an adopted one): ip_vs_bind_dest
+    /// counts a template in PersistConn, not in ActiveConn/InActConn. The caller has checked there is room.
+    /// </summary>
+    private int BindTemplate(int bucket, in ConnectionKey key, RealServer dest, VirtualService svc, long timeoutMs, long nowMs)
+    {
+        int index = _conns.Add(bucket, in key);
         ref var t = ref _conns.At(index);
         t.Flags |= ConnectionFlags.Template;
         t.Dest = dest;
         t.Service = svc;
-        t.TimeoutMs = s.TimeoutSeconds != 0 ? s.TimeoutSeconds * 1000L : svc.Spec.PersistenceTimeout * 1000L;
-        t.ExpiresMs = nowMs + t.TimeoutMs;
+        t.TimeoutMs = timeoutMs;
+        t.ExpiresMs = nowMs + timeoutMs;
         dest.Counters.Slot(Index).PersistentConns++;
         if (dest.UpperThreshold != 0)
             dest.CheckOverloadAfterBind();
-        sync.Adopted(proto, snet, 0, vip, tport, template: true);
         return index;
     }
 
-    private static RealServer? FindDest(VirtualService svc, uint address, ushort port)
+    /// <summary>ip_vs_find_dest for a synced record: its family, address and port in the service's full list.</summary>
+    private static RealServer? FindDest(VirtualService svc, in SyncedConnection s)
     {
         // The full list, weight 0 included: a quiesced dest keeps its connections (ip_vs_find_dest).
         var dests = svc.DestArray;
         for (int i = 0; i < dests.Length; i++)
         {
-            if (dests[i].Address4 == address && dests[i].Port == port)
-                return dests[i];
+            var d = dests[i];
+            if (d.Port == s.DestPort && d.IsIpv6 == s.IsIpv6 && (s.IsIpv6 ? d.Address6 == s.DestAddress : d.Address4 == (uint)s.DestAddress))
+                return d;
         }
         return null;
     }
@@ -471,25 +493,23 @@ public sealed class Balancer
     {
         reason = DropReason.None;
         int prefix = spec.NetmaskPrefix;
+        bool v6 = packet.IsIPv6;
         ushort tport = svc.Port == FtpPort ? (ushort)0 : packet.DestinationPort;
         byte proto = packet.Protocol;
-        int tb;
-        uint snet = 0;
-        UInt128 snet6 = 0;
-        uint vip = packet.DestinationAddress;
-        if (packet.IsIPv6)
+        UInt128 snet, vip;
+        if (v6)
         {
             // ipvsadm -M for an IPv6 service is a prefix length 1..128 (ip_vs_sched_persist masks with
             // ipv6_addr_prefix(svc->netmask)).
             UInt128 mask6 = prefix <= 0 ? UInt128.Zero : prefix >= 128 ? UInt128.MaxValue : UInt128.MaxValue << (128 - prefix);
-            snet6 = packet.SourceAddress6 & mask6;
-            tb = _conns.Bucket6(proto, snet6, 0, packet.DestinationAddress6, tport);
-            template = _conns.Find6(tb, proto, snet6, 0, packet.DestinationAddress6, tport, template: true);
+            snet = packet.SourceAddress6 & mask6;
+            vip = packet.DestinationAddress6;
         }
         else
         {
             uint mask = prefix <= 0 ? 0u : prefix >= 32 ? uint.MaxValue : uint.MaxValue << (32 - prefix);
             snet = packet.SourceAddress & mask;
+            vip = packet.DestinationAddress;
             if (svc.Key.IsFwMark)
             {
                 // The fwmark branch: <IPPROTO_IP, client & netmask, 0, the mark as the address, 0>, so one template
@@ -498,11 +518,12 @@ public sealed class Balancer
                 vip = svc.Key.FwMark;
                 tport = 0;
             }
-            tb = _conns.Bucket(proto, snet, 0, vip, tport);
-            template = _conns.Find(tb, proto, snet, 0, vip, tport, template: true);
-            if (template < 0 && sync is not null)
-                template = AdoptTemplate(sync, svc, proto, snet, vip, tport, tb, nowMs);
         }
+        var key = new ConnectionKey(v6, proto, snet, 0, vip, tport, Template: true);
+        int tb = _conns.Bucket(in key);
+        template = _conns.Find(tb, in key);
+        if (template < 0 && sync is not null)
+            template = AdoptTemplate(sync, svc, in key, tb, nowMs);
         if (template >= 0)
         {
             ref var t = ref _conns.At(template);
@@ -526,18 +547,7 @@ public sealed class Balancer
                 reason = DropReason.NoRealServer;
                 return null;
             }
-            template = packet.IsIPv6
-                ? _conns.Add6(tb, proto, snet6, 0, packet.DestinationAddress6, tport)
-                : _conns.Add(tb, proto, snet, 0, vip, tport);
-            ref var t = ref _conns.At(template);
-            t.Flags |= ConnectionFlags.Template;
-            t.Dest = dest;
-            t.Service = svc;
-            t.TimeoutMs = spec.PersistenceTimeout * 1000L;
-            // ip_vs_bind_dest for a template: counted in PersistConn, not in ActiveConn/InActConn.
-            dest.Counters.Slot(Index).PersistentConns++;
-            if (dest.UpperThreshold != 0)
-                dest.CheckOverloadAfterBind();
+            template = BindTemplate(tb, in key, dest, svc, spec.PersistenceTimeout * 1000L, nowMs);
         }
         else
         {
@@ -807,16 +817,20 @@ public sealed class Balancer
         return new IPAddress(b);
     }
 
-    /// <summary>Appends the live connections and templates as sync records (control plane; a racy read, as <see cref="Collect"/>).</summary>
+    /// <summary>
+    /// Appends the live connections and templates of both families as sync records, for a bulk resync
+    /// (control plane; a racy read, as <see cref="Collect"/>).
+    /// </summary>
     internal void CollectSynced(List<SyncedConnection> into, ServiceSnapshot snapshot, long nowMs)
     {
         int highWater = _conns.HighWater;
         for (int i = 0; i < highWater; i++)
         {
             var c = _conns.At(i);
-            if ((c.Flags & ConnectionFlags.InUse) == 0 || c.Dest is null || c.Service is null || c.ExpiresMs <= nowMs)
+            if ((c.Flags & ConnectionFlags.InUse) == 0 || c.Dest is not { } dest || c.Service is null || c.ExpiresMs <= nowMs ||
+                dest.IsIpv6 != ((c.Flags & ConnectionFlags.IPv6) != 0))
                 continue;
-            into.Add(ToSynced(ref c, snapshot));
+            into.Add(ToSynced(in c, i, snapshot));
         }
     }
 

@@ -49,6 +49,9 @@ public struct SyncedConnection
 
     public readonly bool IsTemplate => (Flags & IpvsConnFlags.Template) != 0;
 
+    /// <summary>What the entry is found by on a BACKUP.</summary>
+    public readonly ConnectionKey Key => new(IsIpv6, Protocol, ClientAddress, ClientPort, VirtualAddress, VirtualPort, IsTemplate);
+
     /// <summary>An address field as an <see cref="IPAddress"/> (control plane only: it allocates).</summary>
     public readonly IPAddress ToAddress(UInt128 value)
     {
@@ -59,6 +62,15 @@ public struct SyncedConnection
         return new IPAddress(b);
     }
 }
+
+/// <summary>
+/// A connection's (or a template's) lookup key for either address family, as the kernel's connection table
+/// keys it (ip_vs_conn_hashkey: af, protocol, client, client port, virtual address, virtual port; templates
+/// apart). Host order; an IPv4 address in the low 32 bits. A fwmark template has protocol 0 and the mark as
+/// its virtual address (ip_vs_sched_persist).
+/// </summary>
+public readonly record struct ConnectionKey(
+    bool IsIpv6, byte Protocol, UInt128 Client, ushort ClientPort, UInt128 Virtual, ushort VirtualPort, bool Template);
 
 /// <summary>What a sync daemon is: ipvsadm's IP_VS_STATE_MASTER / IP_VS_STATE_BACKUP.</summary>
 public enum SyncDaemonState
@@ -102,14 +114,14 @@ public interface IConnectionSync
     void Publish(int worker, in SyncedConnection connection);
 
     /// <summary>
-    /// A connection (or, with <paramref name="template"/>, a persistence template) that a MASTER synced to
-    /// this director and that has not expired: consulted on a connection-table miss only.
+    /// A connection (or, with <see cref="ConnectionKey.Template"/>, a persistence template) of either address
+    /// family that a MASTER synced to this director and that has not expired: consulted on a connection-table
+    /// miss only.
     /// </summary>
-    bool TryImport(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template, long nowMs,
-        out SyncedConnection connection);
+    bool TryImport(in ConnectionKey key, long nowMs, out SyncedConnection connection);
 
     /// <summary>Tells the sync layer a worker took over an imported entry (so listings do not show it twice).</summary>
-    void Adopted(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template);
+    void Adopted(in ConnectionKey key);
 
     /// <summary>Imported entries no worker has taken over yet, for -Lc listings.</summary>
     void CollectImported(List<ConnectionInfo> into, long nowMs);

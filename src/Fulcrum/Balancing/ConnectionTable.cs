@@ -173,6 +173,21 @@ internal sealed class ConnectionTable
         return -1;
     }
 
+    /// <summary>The chain of a key of either family (the control-plane-shaped paths: sync adoption, persistence templates).</summary>
+    public int Bucket(in ConnectionKey k) => k.IsIpv6
+        ? Bucket6(k.Protocol, k.Client, k.ClientPort, k.Virtual, k.VirtualPort)
+        : Bucket(k.Protocol, (uint)k.Client, k.ClientPort, (uint)k.Virtual, k.VirtualPort);
+
+    /// <summary><see cref="Find"/> or <see cref="Find6"/> by the key's family.</summary>
+    public int Find(int bucket, in ConnectionKey k) => k.IsIpv6
+        ? Find6(bucket, k.Protocol, k.Client, k.ClientPort, k.Virtual, k.VirtualPort, k.Template)
+        : Find(bucket, k.Protocol, (uint)k.Client, k.ClientPort, (uint)k.Virtual, k.VirtualPort, k.Template);
+
+    /// <summary><see cref="Add"/> or <see cref="Add6"/> by the key's family (the template flag is the caller's).</summary>
+    public int Add(int bucket, in ConnectionKey k) => k.IsIpv6
+        ? Add6(bucket, k.Protocol, k.Client, k.ClientPort, k.Virtual, k.VirtualPort)
+        : Add(bucket, k.Protocol, (uint)k.Client, k.ClientPort, (uint)k.Virtual, k.VirtualPort);
+
     /// <summary>As <see cref="Add"/> for an IPv6 5-tuple; the entry is flagged <see cref="ConnectionFlags.IPv6"/>.</summary>
     public int Add6(int bucket, byte protocol, UInt128 client, ushort clientPort, UInt128 vip, ushort vport)
     {

@@ -39,7 +39,9 @@ public sealed class RealServer
         {
             Span<byte> b = stackalloc byte[16];
             address.TryWriteBytes(b, out _);
-            HashAddress = Packets.ParsedPacket.Fold(BinaryPrimitives.ReadUInt128BigEndian(b));
+            Address6 = BinaryPrimitives.ReadUInt128BigEndian(b);
+            IsIpv6 = true;
+            HashAddress = Packets.ParsedPacket.Fold(Address6);
         }
         Counters = new CounterSet(workerCount);
     }
@@ -51,6 +53,11 @@ public sealed class RealServer
 
     /// <summary>IPv4 address in host order; 0 for an IPv6 dest.</summary>
     public uint Address4 { get; }
+
+    /// <summary>IPv6 address in host order; 0 for an IPv4 dest.</summary>
+    public UInt128 Address6 { get; }
+
+    public bool IsIpv6 { get; }
 
     /// <summary>
     /// What hashing schedulers hash: the IPv4 address, or for IPv6 the kernel's addr_fold (XOR of the four

@@ -13,7 +13,7 @@ namespace Fulcrum.Sync;
 /// </summary>
 internal sealed class ImportedConnections
 {
-    private readonly ConcurrentDictionary<Key, Entry> _entries = new();
+    private readonly ConcurrentDictionary<ConnectionKey, Entry> _entries = new();
     private readonly int _capacity;
 
     public ImportedConnections(int capacity) => _capacity = capacity;
@@ -27,7 +27,7 @@ internal sealed class ImportedConnections
     /// </summary>
     public bool Install(in SyncedConnection c, long nowMs)
     {
-        var key = KeyOf(in c);
+        var key = c.Key;
         long timeoutMs = TimeoutMs(in c);
         if (_entries.TryGetValue(key, out var old) && !c.IsTemplate &&
             (old.Connection.DestAddress != c.DestAddress || old.Connection.DestPort != c.DestPort) &&
@@ -39,10 +39,9 @@ internal sealed class ImportedConnections
         return true;
     }
 
-    public bool TryGet(byte protocol, UInt128 client, ushort clientPort, UInt128 vip, ushort vport, bool template, long nowMs,
-        out SyncedConnection connection)
+    public bool TryGet(in ConnectionKey key, long nowMs, out SyncedConnection connection)
     {
-        if (_entries.TryGetValue(new Key(protocol, client, clientPort, vip, vport, template), out var e) &&
+        if (_entries.TryGetValue(key, out var e) &&
             e.ExpiresMs > nowMs && Volatile.Read(ref e.Adopted) == 0)
         {
             connection = e.Connection;
@@ -52,9 +51,9 @@ internal sealed class ImportedConnections
         return false;
     }
 
-    public void MarkAdopted(byte protocol, UInt128 client, ushort clientPort, UInt128 vip, ushort vport, bool template)
+    public void MarkAdopted(in ConnectionKey key)
     {
-        if (_entries.TryGetValue(new Key(protocol, client, clientPort, vip, vport, template), out var e))
+        if (_entries.TryGetValue(key, out var e))
             Volatile.Write(ref e.Adopted, 1);
     }
 
@@ -65,7 +64,7 @@ internal sealed class ImportedConnections
         foreach (var (key, e) in _entries)
         {
             if ((e.ExpiresMs <= nowMs || Volatile.Read(ref e.Adopted) != 0) &&
-                _entries.TryRemove(new KeyValuePair<Key, Entry>(key, e)))
+                _entries.TryRemove(new KeyValuePair<ConnectionKey, Entry>(key, e)))
                 removed++;
         }
         return removed;
@@ -112,11 +111,6 @@ internal sealed class ImportedConnections
             return TcpStateMachine.DefaultUdpTimeoutSeconds * 1000L;
         return 3 * 60 * 1000L;
     }
-
-    private static Key KeyOf(in SyncedConnection c) =>
-        new(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.IsTemplate);
-
-    private readonly record struct Key(byte Protocol, UInt128 Client, ushort ClientPort, UInt128 Vip, ushort VPort, bool Template);
 
     private sealed class Entry(SyncedConnection connection, long expiresMs)
     {

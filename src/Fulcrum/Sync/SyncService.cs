@@ -76,12 +76,10 @@ public sealed partial class SyncService : IConnectionSync, IHostedService, IDisp
             queues[worker].TryEnqueue(in connection);
     }
 
-    public bool TryImport(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template, long nowMs,
-        out SyncedConnection connection) =>
-        Imported.TryGet(protocol, client, clientPort, vip, vport, template, nowMs, out connection);
+    public bool TryImport(in ConnectionKey key, long nowMs, out SyncedConnection connection) =>
+        Imported.TryGet(in key, nowMs, out connection);
 
-    public void Adopted(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template) =>
-        Imported.MarkAdopted(protocol, client, clientPort, vip, vport, template);
+    public void Adopted(in ConnectionKey key) => Imported.MarkAdopted(in key);
 
     public void CollectImported(List<ConnectionInfo> into, long nowMs) => Imported.Collect(into, nowMs);
 

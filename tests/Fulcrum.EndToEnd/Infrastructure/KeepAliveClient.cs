@@ -14,10 +14,12 @@ namespace Fulcrum.EndToEnd.Infrastructure;
 /// </summary>
 public static class KeepAliveClient
 {
-    public static Socket Open(LabCluster lab) => NetworkNamespace.RunIn(lab.NamespaceOf("client"), () =>
+    /// <summary>Connects to <paramref name="vip"/>:80 (the IPv4 VIP unless given; the IPv6 one needs a lab with IPv6).</summary>
+    public static Socket Open(LabCluster lab, IPAddress? vip = null) => NetworkNamespace.RunIn(lab.NamespaceOf("client"), () =>
     {
-        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 3000, SendTimeout = 3000 };
-        s.Connect(new IPEndPoint(LabAddresses.Vip, 80));
+        var to = vip ?? LabAddresses.Vip;
+        var s = new Socket(to.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 3000, SendTimeout = 3000 };
+        s.Connect(new IPEndPoint(to, 80));
         return s;
     });
 

@@ -27,3 +27,27 @@ public sealed class LabFixture : IAsyncLifetime
         return Task.CompletedTask;
     }
 }
+
+/// <summary>As <see cref="LabFixture"/>, with IPv6 on every interface besides IPv4 (<see cref="LabCluster.Ipv6"/>).</summary>
+public sealed class DualStackLabFixture : IAsyncLifetime
+{
+    private LabCluster? _lab;
+
+    public LabCluster Lab => _lab ?? throw new InvalidOperationException("the lab is not up");
+
+    public Task InitializeAsync()
+    {
+        _lab = LabRegistry.Up(ipv6: true);
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        if (_lab is not null)
+        {
+            LabRegistry.Down(_lab);
+        }
+
+        return Task.CompletedTask;
+    }
+}

@@ -17,8 +17,10 @@ namespace Fulcrum.EndToEnd.Sync;
 /// each send a request every 50 ms, and the test checks which real server answers each connection after
 /// lb2 took the VIP. With sync every connection keeps its real server; without sync `mh` keeps them
 /// (consistent hashing, sloppy_tcp) and `rr` breaks them, which shows the sync test measures something.
+/// The sync test and its `rr` control run over IPv4 and over IPv6 (a VRRPv3 instance for the IPv6 VIP,
+/// the service on [2001:db8:100::100]:80; the sync messages themselves still go to 224.0.0.81).
 /// </summary>
-public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
+public sealed class ConnectionSyncTests : IClassFixture<DualStackLabFixture>
 {
     private const int Clients = 50;
     private static readonly TimeSpan RequestInterval = TimeSpan.FromMilliseconds(50);
@@ -26,16 +28,34 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
     private readonly LabCluster _lab;
     private readonly ITestOutputHelper _output;
 
-    public ConnectionSyncTests(LabFixture fixture, ITestOutputHelper output)
+    public ConnectionSyncTests(DualStackLabFixture fixture, ITestOutputHelper output)
     {
         _lab = fixture.Lab;
         _output = output;
     }
 
-    [Fact]
-    public void Failover_WithSync_EveryConnectionKeepsItsRealServer()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Failover_WithSync_EveryConnectionKeepsItsRealServer(bool ipv6)
     {
-        var r = Failover(sync: true, scheduler: "rr", sloppyTcp: false);
+        var r = Failover(sync: true, scheduler: "rr", sloppyTcp: false, ipv6);
+        Assert.True(r.Errors == 0, $"{r.Errors} connection(s) failed: {r.FirstError}");
+        Assert.Equal(Clients, r.Kept);
+        Assert.True(r.SyncedOnBackup >= Clients, $"lb2 held {r.SyncedOnBackup} synced connections before the takeover");
+    }
+
+    /// <summary>
+    /// The bulk resync (Fulcrum's extension): lb2 starts only once the 50 connections are established and
+    /// idle, so no periodic sync message can tell it about them; the table its BACKUP daemon requests at
+    /// start is all it has, and after lb1's death every connection still keeps its real server.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Failover_BackupJoinsWhileConnectionsIdle_ResyncKeepsEveryConnection(bool ipv6)
+    {
+        var r = Failover(sync: true, scheduler: "rr", sloppyTcp: false, ipv6, lateBackup: true);
         Assert.True(r.Errors == 0, $"{r.Errors} connection(s) failed: {r.FirstError}");
         Assert.Equal(Clients, r.Kept);
         Assert.True(r.SyncedOnBackup >= Clients, $"lb2 held {r.SyncedOnBackup} synced connections before the takeover");
@@ -44,15 +64,17 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
     [Fact]
     public void Failover_NoSyncMaglev_ConnectionsSurvive()
     {
-        var r = Failover(sync: false, scheduler: "mh", sloppyTcp: true);
+        var r = Failover(sync: false, scheduler: "mh", sloppyTcp: true, ipv6: false);
         Assert.True(r.Errors == 0, $"{r.Errors} connection(s) failed: {r.FirstError}");
         Assert.Equal(Clients, r.Kept);
     }
 
-    [Fact]
-    public void Failover_NoSyncRoundRobin_ConnectionsBreak()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Failover_NoSyncRoundRobin_ConnectionsBreak(bool ipv6)
     {
-        var r = Failover(sync: false, scheduler: "rr", sloppyTcp: true);
+        var r = Failover(sync: false, scheduler: "rr", sloppyTcp: true, ipv6);
         // rr on lb2 starts over: about two in three flows land on another real server, which resets them.
         Assert.True(Clients - r.Kept >= 10, $"only {Clients - r.Kept} of {Clients} connections broke without sync");
     }
@@ -60,12 +82,12 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
     [Fact]
     public void SyncUnderLoad_BackupTableMatchesMastersWithinOneSecond()
     {
-        var lb1 = LabDirector.Start(_lab, "lb1", "-f", WriteConfig("lb1", 150, sync: true, "rr"));
-        Wait.For(() => HoldsVip("lb1"), "lb1 to become MASTER", 20);
-        var lb2 = LabDirector.Start(_lab, "lb2", "-f", WriteConfig("lb2", 100, sync: true, "rr"));
+        var lb1 = LabDirector.Start(_lab, "lb1", "-f", WriteConfig("lb1", 150, sync: true, "rr", ipv6: false));
+        Wait.For(() => HoldsVip("lb1", ipv6: false), "lb1 to become MASTER", 20);
+        var lb2 = LabDirector.Start(_lab, "lb2", "-f", WriteConfig("lb2", 100, sync: true, "rr", ipv6: false));
         try
         {
-            WaitForMasterAndDaemons(lb1, lb2, sync: true);
+            WaitForMasterAndDaemons(lb1, lb2, sync: true, ipv6: false);
             var cpu1 = ProcessCpu(lb1.Process.Pid);
             var cpu2 = ProcessCpu(lb2.Process.Pid);
             var syncCpu1 = ThreadCpu(lb1.Process.Pid, "sync-master");
@@ -116,56 +138,79 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
         }
         finally
         {
-            Stop(lb1, lb2);
+            Stop(lb1, lb2, ipv6: false);
         }
     }
 
     private sealed record FailoverResult(int Kept, int Errors, string? FirstError, int SyncedOnBackup);
 
-    private FailoverResult Failover(bool sync, string scheduler, bool sloppyTcp)
+    /// <param name="lateBackup">lb2 starts after the clients' first requests, while they pause (a resync's only).</param>
+    private FailoverResult Failover(bool sync, string scheduler, bool sloppyTcp, bool ipv6, bool lateBackup = false)
     {
         string[] extra = sloppyTcp ? ["--sloppy-tcp"] : [];
+        var vip = ipv6 ? LabAddresses.VipV6 : LabAddresses.Vip;
         // lb1 first, MASTER before lb2 exists: lb2 never holds the VIP, so no router has its MAC cached for it.
-        var lb1 = LabDirector.Start(_lab, "lb1", ["-f", WriteConfig("lb1", 150, sync, scheduler), .. extra]);
-        Wait.For(() => HoldsVip("lb1"), "lb1 to become MASTER", 20);
-        var lb2 = LabDirector.Start(_lab, "lb2", ["-f", WriteConfig("lb2", 100, sync, scheduler), .. extra]);
+        var lb1 = LabDirector.Start(_lab, "lb1", ["-f", WriteConfig("lb1", 150, sync, scheduler, ipv6), .. extra]);
+        Wait.For(() => HoldsVip("lb1", ipv6), "lb1 to become MASTER", 20);
+        string[] lb2Args = ["-f", WriteConfig("lb2", 100, sync, scheduler, ipv6), .. extra];
+        LabDirector? lb2 = lateBackup ? null : LabDirector.Start(_lab, "lb2", lb2Args);
         var clients = new List<Client>();
         try
         {
-            WaitForMasterAndDaemons(lb1, lb2, sync);
+            if (lb2 is not null)
+                WaitForMasterAndDaemons(lb1, lb2, sync, ipv6);
             for (int i = 0; i < Clients; i++)
-                clients.Add(new Client(KeepAliveClient.Open(_lab)));
+                clients.Add(new Client(KeepAliveClient.Open(_lab, vip)));
             foreach (var c in clients)
                 c.Start();
             Wait.For(() => clients.All(c => c.Successes >= 10), "every client to complete 10 requests", 20);
+
+            long served = 0;
+            if (lb2 is null)
+            {
+                foreach (var c in clients)
+                    c.Paused = true;
+                Thread.Sleep(500); // the last answers and their ACKs are through
+                served = SyncCounter(lb1, "resync_requests_served");
+                lb2 = LabDirector.Start(_lab, "lb2", lb2Args);
+                WaitForMasterAndDaemons(lb1, lb2, sync, ipv6);
+            }
 
             int synced = 0;
             if (sync)
             {
                 Wait.For(() => (synced = EstablishedTo(lb2)) >= Clients, $"lb2 to hold the {Clients} synced connections", 10);
             }
+            if (lateBackup)
+            {
+                Assert.True(SyncCounter(lb1, "resync_requests_served") > served, "lb1 served no resync to lb2");
+                var resumed = Stopwatch.GetTimestamp();
+                foreach (var c in clients)
+                    c.Paused = false;
+                Wait.For(() => clients.All(c => c.SuccessesAfter(resumed) >= 3), "every client to go on through lb1 after the pause", 20);
+            }
 
-            Assert.True(HoldsVip("lb1") && !HoldsVip("lb2"), "lb1 must still be the only MASTER when it is killed");
+            Assert.True(HoldsVip("lb1", ipv6) && !HoldsVip("lb2", ipv6), "lb1 must still be the only MASTER when it is killed");
             var lb1Mac = _lab.Exec("lb1", "cat", "/sys/class/net/eth0/address").StdOut.Trim();
-            var routerNeighbour = _lab.Exec("router", "ip", "neigh", "show", LabAddresses.Vip.ToString()).StdOut;
+            var routerNeighbour = _lab.Exec("router", "ip", ipv6 ? "-6" : "-4", "neigh", "show", vip.ToString()).StdOut;
             Assert.True(routerNeighbour.Contains(lb1Mac, StringComparison.OrdinalIgnoreCase), $"the router sends the VIP's traffic to lb1 ({lb1Mac}): {routerNeighbour}");
             var killedAt = Stopwatch.GetTimestamp();
             lb1.Process.Signal("KILL");
             Assert.True(lb1.Process.WaitForExit(TimeSpan.FromSeconds(5)));
-            while (!HoldsVip("lb2") && Stopwatch.GetElapsedTime(killedAt) < TimeSpan.FromSeconds(10))
+            while (!HoldsVip("lb2", ipv6) && Stopwatch.GetElapsedTime(killedAt) < TimeSpan.FromSeconds(10))
                 Thread.Sleep(5);
             var takeover = Stopwatch.GetElapsedTime(killedAt);
             Wait.For(() => clients.All(c => c.Failed || c.SuccessesAfter(killedAt) >= 10),
                 "every client to complete 10 requests after the takeover (or fail)", 40);
             foreach (var c in clients)
                 c.Stop();
-            Assert.True(HoldsVip("lb2"), "lb2 took the VIP");
+            Assert.True(HoldsVip("lb2", ipv6), "lb2 took the VIP");
 
             var outages = clients.Where(c => !c.Failed).Select(c => c.LongestGapSince(killedAt).TotalMilliseconds).Order().ToList();
             int kept = clients.Count(c => !c.Failed && c.AllSameServer);
             int errors = clients.Count(c => c.Failed);
             _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"sync={sync} scheduler={scheduler} sloppy_tcp={sloppyTcp}: kept {kept}/{Clients} on their real server, {errors} failed, " +
+                $"{(ipv6 ? "IPv6" : "IPv4")} sync={sync} scheduler={scheduler} sloppy_tcp={sloppyTcp}: kept {kept}/{Clients} on their real server, {errors} failed, " +
                 $"{clients.Count(c => !c.Failed && !c.AllSameServer)} moved; synced on lb2 before the kill: {synced}"));
             if (outages.Count > 0)
             {
@@ -180,13 +225,13 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
         {
             foreach (var c in clients)
                 c.Dispose();
-            Stop(lb1, lb2);
+            Stop(lb1, lb2, ipv6);
         }
     }
 
-    private void WaitForMasterAndDaemons(LabDirector lb1, LabDirector lb2, bool sync)
+    private void WaitForMasterAndDaemons(LabDirector lb1, LabDirector lb2, bool sync, bool ipv6)
     {
-        Wait.For(() => HoldsVip("lb1") && !HoldsVip("lb2"), "lb1 to become MASTER and hold the VIP alone", 20);
+        Wait.For(() => HoldsVip("lb1", ipv6) && !HoldsVip("lb2", ipv6), "lb1 to become MASTER and hold the VIP alone", 20);
         if (sync)
         {
             Wait.For(() => lb1.Adm("-L", "--daemon").StdOut.Contains("master sync daemon (mcast=eth0, syncid=51, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)", StringComparison.Ordinal),
@@ -200,17 +245,19 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
         }
     }
 
-    private void Stop(LabDirector lb1, LabDirector lb2)
+    private void Stop(LabDirector lb1, LabDirector? lb2, bool ipv6)
     {
         lb1.Process.Stop();
-        lb2.Process.Stop();
+        lb2?.Process.Stop();
         // A SIGKILLed director leaves its VIP behind; the next test's directors must start clean.
         foreach (var host in new[] { "lb1", "lb2" })
-            _lab.Exec(host, "ip", "addr", "del", LabAddresses.Vip + "/32", "dev", "eth0");
+            _lab.Exec(host, "ip", "addr", "del", VipPrefix(ipv6), "dev", "eth0");
     }
 
-    private bool HoldsVip(string host) =>
-        _lab.Exec(host, "ip", "-4", "-o", "addr", "show", "dev", "eth0").StdOut.Contains(LabAddresses.Vip + "/32", StringComparison.Ordinal);
+    private static string VipPrefix(bool ipv6) => ipv6 ? LabAddresses.VipV6 + "/128" : LabAddresses.Vip + "/32";
+
+    private bool HoldsVip(string host, bool ipv6) =>
+        _lab.Exec(host, "ip", ipv6 ? "-6" : "-4", "-o", "addr", "show", "dev", "eth0").StdOut.Contains(" " + VipPrefix(ipv6) + " ", StringComparison.Ordinal);
 
     private static int EstablishedTo(LabDirector director) =>
         director.Adm("-L", "-n", "-c").StdOut.Split('\n').Count(l => l.Contains("ESTABLISHED", StringComparison.Ordinal));
@@ -314,9 +361,16 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
         return new LoadResult(ok, failed, Stopwatch.GetElapsedTime(started));
     }
 
-    private string WriteConfig(string host, int priority, bool sync, string scheduler)
+    /// <summary>
+    /// keepalived.conf for a director: one VRRPv3 instance (virtual_router_id 51, the sync id) holding the
+    /// IPv4 or (an IPv6 instance, adverts from the link-local address) the IPv6 VIP, and the seed's service on it.
+    /// </summary>
+    private string WriteConfig(string host, int priority, bool sync, string scheduler, bool ipv6)
     {
         var path = Path.Combine(_lab.StateDirectory, $"keepalived-sync-{host}.conf");
+        string vip = ipv6 ? LabAddresses.VipV6.ToString() : LabAddresses.Vip.ToString();
+        var realServers = string.Concat((ipv6 ? LabAddresses.RealServersV6 : LabAddresses.RealServers)
+            .Select(rs => $"\n    real_server {rs} 80 {{ weight 1 }}"));
         File.WriteAllText(path, $$"""
             global_defs {
                 router_id {{host}}
@@ -330,16 +384,13 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
                 advert_int 0.5
                 version 3
                 virtual_ipaddress {
-                    198.51.100.100/32 dev eth0
+                    {{VipPrefix(ipv6)}} dev eth0
                 }
             }
-            virtual_server 198.51.100.100 80 {
+            virtual_server {{vip}} 80 {
                 lb_algo {{scheduler}}
                 lb_kind DR
-                protocol TCP
-                real_server 198.51.100.2 80 { weight 1 }
-                real_server 198.51.100.3 80 { weight 1 }
-                real_server 198.51.100.4 80 { weight 1 }
+                protocol TCP{{realServers}}
             }
             """);
         return path;
@@ -353,6 +404,7 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
         private readonly Lock _gate = new();
         private Thread? _thread;
         private volatile bool _stop;
+        private volatile bool _paused;
 
         public Client(Socket socket)
         {
@@ -365,6 +417,13 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
         public string? Error { get; private set; }
 
         public bool Failed => Error is not null;
+
+        /// <summary>While set, the connection stays open and idle: no request, so no packet the MASTER could sync.</summary>
+        public bool Paused
+        {
+            get => _paused;
+            set => _paused = value;
+        }
 
         public int Successes
         {
@@ -415,6 +474,11 @@ public sealed class ConnectionSyncTests : IClassFixture<LabFixture>
         {
             while (!_stop)
             {
+                if (_paused)
+                {
+                    Thread.Sleep(10);
+                    continue;
+                }
                 try
                 {
                     var server = KeepAliveClient.Get(_socket);

@@ -14,12 +14,12 @@ public class AdmDaemonTests
         public List<SyncDaemonConfig> Running { get; } = [];
         public bool IsMaster => false;
         public void Publish(int worker, in SyncedConnection connection) { }
-        public bool TryImport(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template, long nowMs, out SyncedConnection connection)
+        public bool TryImport(in ConnectionKey key, long nowMs, out SyncedConnection connection)
         {
             connection = default;
             return false;
         }
-        public void Adopted(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template) { }
+        public void Adopted(in ConnectionKey key) { }
         public void CollectImported(List<ConnectionInfo> into, long nowMs) { }
         public int StartDaemon(SyncDaemonConfig config)
         {

@@ -18,10 +18,9 @@ public class BalancerSyncTests
         public ImportedConnections Imported { get; } = new(1000);
         public bool IsMaster { get; set; } = master;
         public void Publish(int worker, in SyncedConnection connection) => Published.Add(connection);
-        public bool TryImport(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template, long nowMs, out SyncedConnection connection) =>
-            Imported.TryGet(protocol, client, clientPort, vip, vport, template, nowMs, out connection);
-        public void Adopted(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template) =>
-            Imported.MarkAdopted(protocol, client, clientPort, vip, vport, template);
+        public bool TryImport(in ConnectionKey key, long nowMs, out SyncedConnection connection) =>
+            Imported.TryGet(in key, nowMs, out connection);
+        public void Adopted(in ConnectionKey key) => Imported.MarkAdopted(in key);
         public void CollectImported(List<ConnectionInfo> into, long nowMs) => Imported.Collect(into, nowMs);
         public int StartDaemon(SyncDaemonConfig config) => 0;
         public int StopDaemon(SyncDaemonState state) => 0;
@@ -125,7 +124,7 @@ public class BalancerSyncTests
         // Later packets hit the worker's own table; the imported entry is no longer offered.
         for (int i = 0; i < 5; i++)
             Assert.Equal(Rs2, w.Send(t, Tcp(40000, Ack), out _, out _)!.Address);
-        Assert.False(sync.Imported.TryGet(6, U32(Client), 40000, U32(Vip), 80, false, t.NowMs, out _));
+        Assert.False(sync.Imported.TryGet(Key(40000), t.NowMs, out _));
     }
 
     [Fact]
@@ -263,12 +262,12 @@ public class BalancerSyncTests
         // ip_vs_proc_conn: an INACTIVE message for another dest is the expiry of the connection this one replaced.
         var stale = Synced(40000, Rs1, IpvsTcpState.FinWait) with { Flags = 3 | IpvsConnFlags.Inactive };
         imported.Install(in stale, 0);
-        Assert.True(imported.TryGet(6, U32(Client), 40000, U32(Vip), 80, false, 1, out var c));
+        Assert.True(imported.TryGet(Key(40000), 1, out var c));
         Assert.Equal(U32(Rs2), (uint)c.DestAddress);
         // An active one for another dest replaces it.
         var moved = Synced(40000, Rs3, IpvsTcpState.Established);
         imported.Install(in moved, 0);
-        Assert.True(imported.TryGet(6, U32(Client), 40000, U32(Vip), 80, false, 1, out c));
+        Assert.True(imported.TryGet(Key(40000), 1, out c));
         Assert.Equal(U32(Rs3), (uint)c.DestAddress);
     }
 
@@ -293,10 +292,12 @@ public class BalancerSyncTests
         imported.Install(in a, 0);
         imported.Install(in b, 0);
         imported.Install(in c, 0);
-        imported.MarkAdopted(6, U32(Client), 40001, U32(Vip), 80, false);
+        imported.MarkAdopted(Key(40001));
         Assert.Equal(2, imported.Sweep(6000));
         Assert.Equal(1, imported.Count);
     }
+
+    private static ConnectionKey Key(ushort port) => new(false, 6, U32(Client), port, U32(Vip), 80, Template: false);
 
     private static SyncedConnection Synced(ushort port, System.Net.IPAddress dest, IpvsTcpState state) => new()
     {
@@ -322,10 +323,9 @@ public class BalancerSyncAllocationTests
         public ImportedConnections Imported { get; } = new(1 << 16);
         public bool IsMaster { get; set; } = true;
         public void Publish(int worker, in SyncedConnection connection) => Queue.TryEnqueue(in connection);
-        public bool TryImport(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template, long nowMs, out SyncedConnection connection) =>
-            Imported.TryGet(protocol, client, clientPort, vip, vport, template, nowMs, out connection);
-        public void Adopted(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, bool template) =>
-            Imported.MarkAdopted(protocol, client, clientPort, vip, vport, template);
+        public bool TryImport(in ConnectionKey key, long nowMs, out SyncedConnection connection) =>
+            Imported.TryGet(in key, nowMs, out connection);
+        public void Adopted(in ConnectionKey key) => Imported.MarkAdopted(in key);
         public void CollectImported(List<ConnectionInfo> into, long nowMs) { }
         public int StartDaemon(SyncDaemonConfig config) => 0;
         public int StopDaemon(SyncDaemonState state) => 0;
