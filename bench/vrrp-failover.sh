@@ -16,7 +16,9 @@
 # Each cell is RUNS runs (default 3), min/median/max in ms.
 #
 # Usage (root): bench/vrrp-failover.sh   env: RUNS=3 PAIRS="ff fk kk" VERSIONS="2 3" SCENARIOS="term kill death"
-#               FULCRUM_BIN=path/to/fulcrum (default: the Release build of src/Fulcrum.Cli)
+#               FULCRUM_BIN=path/to/fulcrum (default: the Native AOT binary that eng/test.sh publishes and
+#               operators run; build it with `dotnet publish src/Fulcrum.Cli -c Release -r linux-x64 -o
+#               artifacts/aot`. A JIT build pays the first-call compile of the stop path: +10 ms on `term`)
 # KEEP_WORK=1 keeps the work directory (per run: daemon logs, monitor and probe logs, lb1's processes,
 # nftables ruleset and the router's ARP entry for the VIP right after the stop).
 # The lab gets a unique prefix (fo + random) and is always torn down on exit; only processes this
@@ -33,8 +35,8 @@ RUNS=${RUNS:-3}
 PAIRS=${PAIRS:-"ff fk kk"}
 VERSIONS=${VERSIONS:-"2 3"}
 SCENARIOS=${SCENARIOS:-"term kill death"}
-FULCRUM_BIN=${FULCRUM_BIN:-src/Fulcrum.Cli/bin/Release/net10.0/fulcrum}
-[ -x "$FULCRUM_BIN" ] || { echo "vrrp-failover.sh: no fulcrum at $FULCRUM_BIN (dotnet build src/Fulcrum.Cli -c Release)" >&2; exit 1; }
+FULCRUM_BIN=${FULCRUM_BIN:-artifacts/aot/fulcrum}
+[ -x "$FULCRUM_BIN" ] || { echo "vrrp-failover.sh: no fulcrum at $FULCRUM_BIN (dotnet publish src/Fulcrum.Cli -c Release -r linux-x64 -o artifacts/aot)" >&2; exit 1; }
 FULCRUM_BIN=$(realpath "$FULCRUM_BIN")
 PREFIX="fo$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 VIP=198.51.100.100

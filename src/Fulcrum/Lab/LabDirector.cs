@@ -40,6 +40,13 @@ public sealed class LabDirector
         Start(lab, host, extraArgs, StartTimeout, CancellationToken.None);
 
     /// <summary>
+    /// The data-plane driver every lab director runs with unless its arguments name one: FULCRUM_DRIVER
+    /// (auto, tc, xdp-generic, afpacket, ...), so the whole end-to-end suite and `fulcrum lab demo` can run
+    /// on each driver (issue 6); null (fulcrum's own default, auto) when unset.
+    /// </summary>
+    public static string? DefaultDriver { get; } = Environment.GetEnvironmentVariable("FULCRUM_DRIVER") is { Length: > 0 } d ? d : null;
+
+    /// <summary>
     /// Starts the daemon in <paramref name="host"/> and waits until its control socket answers, at most
     /// <paramref name="timeout"/>; a cancelled wait leaves the process to <see cref="LabCluster.Down()"/>.
     /// </summary>
@@ -48,7 +55,8 @@ public sealed class LabDirector
         ArgumentNullException.ThrowIfNull(lab);
         ArgumentNullException.ThrowIfNull(extraArgs);
         var socket = Path.Combine(lab.StateDirectory, host + ".sock");
-        string[] argv = [FulcrumPath, "run", "-i", "eth0", "--control", socket, .. extraArgs];
+        string[] driver = DefaultDriver is { } d && !extraArgs.Contains("--driver") ? ["--driver", d] : [];
+        string[] argv = [FulcrumPath, "run", "-i", "eth0", "--control", socket, .. driver, .. extraArgs];
         var process = lab.StartProcess(host, argv);
         var director = new LabDirector(lab, host, process, socket);
         director.WaitReady(timeout, cancellationToken);
