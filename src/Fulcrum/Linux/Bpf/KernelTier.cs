@@ -66,17 +66,7 @@ public sealed unsafe class KernelTier : IDisposable
         int ifIndex = NetInterface.GetIndex(@interface);
         ulong mac = NetInterface.GetMac(@interface);
         RemoveStale(ifIndex);
-        nint obj = Libbpf.ObjectOpenFile(objectPath ?? DefaultObjectPath, null);
-        if (obj == 0)
-            Errno.Throw($"bpf_object__open_file({objectPath ?? DefaultObjectPath})");
-        int rc = Libbpf.ObjectLoad(obj);
-        if (rc < 0)
-        {
-            Libbpf.ObjectClose(obj);
-            Errno.Throw("bpf_object__load(fulcrum_dr.bpf.o)", -rc);
-        }
-
-        var tier = new KernelTier(@interface, ifIndex, attach, obj);
+        var tier = new KernelTier(@interface, ifIndex, attach, LoadObject(objectPath));
         try
         {
             tier.WriteConfig(mac);
@@ -87,6 +77,69 @@ public sealed unsafe class KernelTier : IDisposable
         {
             tier.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads the object with <paramref name="directorMac"/> as the director's MAC but attaches nothing: its
+    /// programs run only through <see cref="TestRun"/> (tests and benchmarks of the kernel tier's decisions on
+    /// in-memory frames; the verifier and the maps are the kernel's own).
+    /// </summary>
+    internal static KernelTier OpenDetached(ulong directorMac, string? objectPath = null)
+    {
+        var tier = new KernelTier("", 0, KernelAttach.Tc, LoadObject(objectPath));
+        try
+        {
+            tier.WriteConfig(directorMac);
+            return tier;
+        }
+        catch
+        {
+            tier.Dispose();
+            throw;
+        }
+    }
+
+    private static nint LoadObject(string? objectPath)
+    {
+        nint obj = Libbpf.ObjectOpenFile(objectPath ?? DefaultObjectPath, null);
+        if (obj == 0)
+            Errno.Throw($"bpf_object__open_file({objectPath ?? DefaultObjectPath})");
+        int rc = Libbpf.ObjectLoad(obj);
+        if (rc < 0)
+        {
+            Libbpf.ObjectClose(obj);
+            Errno.Throw("bpf_object__load(fulcrum_dr.bpf.o)", -rc);
+        }
+
+        return obj;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="program"/> (fulcrum_tc, fulcrum_xdp or fulcrum_filter) <paramref name="repeat"/> times on
+    /// <paramref name="frame"/> with BPF_PROG_TEST_RUN: its verdict, the frame as it left it in
+    /// <paramref name="output"/> (the returned length) and the kernel's mean time per run in ns.
+    /// </summary>
+    internal int TestRun(string program, ReadOnlySpan<byte> frame, Span<byte> output, int repeat, out uint verdict, out uint meanNs)
+    {
+        fixed (byte* input = frame)
+        fixed (byte* result = output)
+        {
+            var opts = new bpf_test_run_opts
+            {
+                sz = (nuint)sizeof(bpf_test_run_opts),
+                data_in = input,
+                data_size_in = (uint)frame.Length,
+                data_out = result,
+                data_size_out = (uint)output.Length,
+                repeat = repeat,
+            };
+            int rc = Libbpf.ProgTestRun(ProgramFd(program), &opts);
+            if (rc < 0)
+                Errno.Throw($"bpf_prog_test_run_opts({program})", -rc);
+            verdict = opts.retval;
+            meanNs = opts.duration;
+            return (int)opts.data_size_out;
         }
     }
 

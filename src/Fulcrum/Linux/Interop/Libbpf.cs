@@ -94,6 +94,13 @@ internal static unsafe partial class Libbpf
 
     [LibraryImport(Library, EntryPoint = "bpf_tc_detach")]
     internal static partial int TcDetach(bpf_tc_hook* hook, bpf_tc_opts* opts);
+
+    /// <summary>
+    /// bpf_prog_test_run_opts: runs a loaded program <c>repeat</c> times on a copy of a frame (BPF_PROG_TEST_RUN);
+    /// the kernel reports the program's verdict, the frame as the program left it and the mean time per run.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "bpf_prog_test_run_opts")]
+    internal static partial int ProgTestRun(int progFd, bpf_test_run_opts* opts);
 }
 
 /// <summary>libbpf.h struct bpf_tc_hook (sz, then fields; the trailing size_t :0 pads to 8).</summary>
@@ -105,6 +112,27 @@ internal struct bpf_tc_hook
     public int attach_point;
     public uint parent;
     private readonly uint _pad;
+}
+
+/// <summary>bpf.h struct bpf_test_run_opts (libbpf 1.1): BPF_PROG_TEST_RUN's input frame, output and timing.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct bpf_test_run_opts
+{
+    public nuint sz;
+    public void* data_in;
+    public void* data_out;
+    public uint data_size_in;
+    public uint data_size_out;
+    public void* ctx_in;
+    public void* ctx_out;
+    public uint ctx_size_in;
+    public uint ctx_size_out;
+    public uint retval;
+    public int repeat;
+    public uint duration;
+    public uint flags;
+    public uint cpu;
+    public uint batch_size;
 }
 
 /// <summary>libbpf.h struct bpf_tc_opts.</summary>

@@ -1,0 +1,138 @@
+using Fulcrum.EndToEnd.Infrastructure;
+using Fulcrum.Linux.Bpf;
+using Fulcrum.Packets;
+using Fulcrum.Tests.TestSupport;
+
+namespace Fulcrum.EndToEnd.Bpf;
+
+/// <summary>
+/// The kernel tier's decisions on in-memory frames, run by the kernel itself (BPF_PROG_TEST_RUN on the loaded,
+/// verified object, not attached anywhere): an installed flow is rewritten to its real server's MAC and sent on
+/// (tc: TC_ACT_REDIRECT, XDP: XDP_TX) and counted in the map; everything the IPVS state machine must see goes up
+/// unchanged (TC_ACT_OK / XDP_PASS). Needs root (CAP_BPF), as the director does.
+/// </summary>
+/// <remarks>
+/// fulcrum_filter is not run here: BPF_PROG_TEST_RUN hands a socket filter the frame from its network header,
+/// where AF_PACKET hands it from the MAC header, so the test would not show what the ring sees. Its decision is
+/// fulcrum_match, the same function both programs below use; KernelTierTests cover it on a live ring.
+/// </remarks>
+public sealed class KernelProgramTests : IDisposable
+{
+    private const uint TcActOk = 0;
+    private const uint TcActRedirect = 7;
+    private const uint XdpPass = 2;
+    private const uint XdpTx = 3;
+
+    private static readonly ulong DirectorMac = FrameBuilder.Mac("02:00:c6:33:64:0b");
+    private static readonly ulong ClientRouterMac = FrameBuilder.Mac("02:00:c6:33:64:01");
+    private static readonly ulong RealServerMac = FrameBuilder.Mac("02:00:c6:33:64:02");
+    private static readonly uint Client = FrameBuilder.Ip("203.0.113.10");
+    private static readonly uint Vip = FrameBuilder.Ip("198.51.100.100");
+
+    private readonly KernelTier _tier;
+    private readonly byte[] _out = new byte[2048];
+
+    public KernelProgramTests()
+    {
+        Root.Require();
+        _tier = KernelTier.OpenDetached(DirectorMac);
+    }
+
+    public void Dispose() => _tier.Dispose();
+
+    [Theory]
+    [InlineData("fulcrum_tc", TcActRedirect)]
+    [InlineData("fulcrum_xdp", XdpTx)]
+    public void InstalledUdpFlow_RewrittenToTheRealServersMac_CountedInTheMap(string program, uint forwarded)
+    {
+        Assert.True(_tier.Install(IpProtocols.Udp, Client, 40000, Vip, 53, RealServerMac));
+        var frame = Udp(40000, 53, payload: 36);
+
+        int n = _tier.TestRun(program, frame, _out, repeat: 1, out uint verdict, out _);
+
+        Assert.Equal(forwarded, verdict);
+        Assert.Equal(frame.Length, n);
+        // LVS-DR: destination := the real server, source := the director; not one other byte changes.
+        Assert.Equal(RealServerMac, EthernetFrame.ReadMac(_out));
+        Assert.Equal(DirectorMac, EthernetFrame.ReadMac(_out.AsSpan(6)));
+        Assert.True(frame.AsSpan(12).SequenceEqual(_out.AsSpan(12, n - 12)));
+        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40000, Vip, 53, out long packets, out long bytes, out _));
+        Assert.Equal(1, packets);
+        Assert.Equal(frame.Length - EthernetFrame.HeaderLength, bytes);
+    }
+
+    [Theory]
+    [InlineData("fulcrum_tc", TcActRedirect)]
+    [InlineData("fulcrum_xdp", XdpTx)]
+    public void InstalledTcpFlow_AnAck_IsForwarded(string program, uint forwarded)
+    {
+        Assert.True(_tier.Install(IpProtocols.Tcp, Client, 40001, Vip, 80, RealServerMac));
+        _tier.TestRun(program, Tcp(40001, TcpFlags.Ack | TcpFlags.Psh), _out, 1, out uint verdict, out _);
+        Assert.Equal(forwarded, verdict);
+        Assert.Equal(RealServerMac, EthernetFrame.ReadMac(_out));
+    }
+
+    [Theory]
+    [InlineData("fulcrum_tc", TcActOk, TcpFlags.Syn)]
+    [InlineData("fulcrum_tc", TcActOk, TcpFlags.Fin | TcpFlags.Ack)]
+    [InlineData("fulcrum_tc", TcActOk, TcpFlags.Rst)]
+    [InlineData("fulcrum_xdp", XdpPass, TcpFlags.Syn)]
+    [InlineData("fulcrum_xdp", XdpPass, TcpFlags.Fin | TcpFlags.Ack)]
+    [InlineData("fulcrum_xdp", XdpPass, TcpFlags.Rst)]
+    public void InstalledTcpFlow_SynFinRst_GoUpForTheStateMachine_Unchanged(string program, uint up, byte flags)
+    {
+        Assert.True(_tier.Install(IpProtocols.Tcp, Client, 40002, Vip, 80, RealServerMac));
+        var frame = Tcp(40002, flags);
+        int n = _tier.TestRun(program, frame, _out, 1, out uint verdict, out _);
+        Assert.Equal(up, verdict);
+        Assert.True(frame.AsSpan().SequenceEqual(_out.AsSpan(0, n)));
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40002, Vip, 80, out long packets, out _, out _));
+        Assert.Equal(0, packets);
+    }
+
+    [Theory]
+    [InlineData("fulcrum_tc", TcActOk)]
+    [InlineData("fulcrum_xdp", XdpPass)]
+    public void FramesTheTierMustNotForward_GoUp(string program, uint up)
+    {
+        Assert.True(_tier.Install(IpProtocols.Udp, Client, 40003, Vip, 53, RealServerMac));
+        byte[][] frames =
+        [
+            Udp(40004, 53, payload: 8),                                                          // a new flow: C# schedules it
+            new FrameBuilder().WithMacs(ClientRouterMac, RealServerMac).WithIpv4(Client, Vip).Udp(40003, 53).Build(), // not sent to this director
+            new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).WithFragment(true, 0).Udp(40003, 53).Build(),
+            new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).WithIpOptions(1).Udp(40003, 53).Build(),
+            new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).Icmp(8, 0).Build(),
+            new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv6("2001:db8::10", "2001:db8::100").Udp(40003, 53).Build(),
+        ];
+        foreach (var frame in frames)
+        {
+            int n = _tier.TestRun(program, frame, _out, 1, out uint verdict, out _);
+            Assert.Equal(up, verdict);
+            Assert.True(frame.AsSpan().SequenceEqual(_out.AsSpan(0, n)));
+        }
+
+        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40003, Vip, 53, out long packets, out _, out _));
+        Assert.Equal(0, packets);
+    }
+
+    [Fact]
+    public void RemovedFlow_GoesUpAgain_AndItsCountsAreHandedBack()
+    {
+        Assert.True(_tier.Install(IpProtocols.Udp, Client, 40005, Vip, 53, RealServerMac));
+        var frame = Udp(40005, 53, payload: 8);
+        _tier.TestRun("fulcrum_tc", frame, _out, repeat: 1, out _, out _);
+        _tier.TestRun("fulcrum_tc", frame, _out, repeat: 1, out _, out _);
+
+        Assert.True(_tier.Remove(IpProtocols.Udp, Client, 40005, Vip, 53, out long packets, out _, out _));
+        Assert.Equal(2, packets);
+        _tier.TestRun("fulcrum_tc", frame, _out, 1, out uint verdict, out _);
+        Assert.Equal(TcActOk, verdict);
+    }
+
+    private static byte[] Udp(ushort clientPort, ushort port, int payload) =>
+        new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).Udp(clientPort, port).WithPayload(payload).Build();
+
+    private static byte[] Tcp(ushort clientPort, byte flags) =>
+        new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).Tcp(clientPort, 80, flags).Build();
+}
