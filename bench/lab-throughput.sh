@@ -231,9 +231,10 @@ awk -v paths="direct ${scenarios[*]:1}" '
         if (S[s] !~ /^fulcrum-/) continue
         f = S[s] " " M[m]; if (!(f in med)) continue
         if (med[d] > 0) printf "ratio %-20s /direct %-9s %.2f\n", S[s], M[m], med[f] / med[d]
-        if (med[n] > 0) printf "ratio %-20s /nft    %-9s %.2f\n", S[s], M[m], med[f] / med[n]
-        if (med[x] > 0) printf "ratio %-20s /xsk-c  %-9s %.2f\n", S[s], M[m], med[f] / med[x]
+        if ((n in med) && med[n] > 0) printf "ratio %-20s /nft    %-9s %.2f\n", S[s], M[m], med[f] / med[n]
+        if ((x in med) && med[x] > 0) printf "ratio %-20s /xsk-c  %-9s %.2f\n", S[s], M[m], med[f] / med[x]
       }
       if (med[d] > 0 && (n in med)) printf "ratio %-20s /direct %-9s %.2f\n", "nft", M[m], med[n] / med[d]
+      if (med[d] > 0 && (x in med)) printf "ratio %-20s /direct %-9s %.2f\n", "xsk-c", M[m], med[x] / med[d]
     }
   }' "$WORK/results"

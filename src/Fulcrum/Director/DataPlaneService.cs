@@ -251,6 +251,6 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     [LoggerMessage(EventId = 203, Level = LogLevel.Error, Message = "updating the AF_XDP claims on {Interface} failed: {Reason}")]
     private partial void LogClaimsFailed(string @interface, string reason);
 
-    [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "driver auto on {Interface}: the C# tier on AF_PACKET (with the kernel tier); --driver afxdp measured slower on veth (docs/performance.md)")]
+    [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "driver auto on {Interface}: the C# tier on AF_PACKET beside the kernel tier; AF_XDP stays opt-in (--driver afxdp): it has no kernel tier, one worker per RX queue and cannot claim fwmark services (docs/performance.md)")]
     private partial void LogAuto(string @interface);
 }
