@@ -142,3 +142,45 @@ public sealed class AfXdpFallbackTests : IAsyncLifetime
         Assert.Equal(["rs1", "rs2", "rs3"], seen.Order());
     }
 }
+
+/// <summary>`--driver afxdp` over IPv6: fulcrum_xsk claims the IPv6 VIP's service by its 16-byte address.</summary>
+public sealed class AfXdpIpv6Tests : IAsyncLifetime
+{
+    private LabCluster? _lab;
+
+    public Task InitializeAsync()
+    {
+        _lab = LabRegistry.Up(ipv6: true);
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        if (_lab is not null)
+            LabRegistry.Down(_lab);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public void Curl6_NineRequests_ThreeOnEachRealServer()
+    {
+        var lab = _lab!;
+        var director = LabDirector.Start(lab, "lb1", "--driver", "afxdp");
+        string vip = $"[{LabAddresses.VipV6}]:80";
+        director.Adm("-A", "-t", vip, "-s", "rr").EnsureSuccess("ipvsadm -A");
+        foreach (var rs in LabAddresses.RealServersV6)
+            director.Adm("-a", "-t", vip, "-r", $"[{rs}]:80", "-g").EnsureSuccess("ipvsadm -a");
+        lab.AddVipV6("lb1");
+        Assert.Contains("AF_XDP copy mode", director.Process.ReadLog(), StringComparison.Ordinal);
+
+        var counts = new Dictionary<string, int>();
+        for (int i = 0; i < 9; i++)
+        {
+            var body = ClientTools.Curl(lab, $"http://[{LabAddresses.VipV6}]/", "client", ["-6", "-g"]).EnsureSuccess("curl -6").StdOut.Trim();
+            counts[body] = counts.GetValueOrDefault(body) + 1;
+        }
+
+        Assert.Equal(["rs1", "rs2", "rs3"], counts.Keys.Order());
+        Assert.All(counts.Values, c => Assert.Equal(3, c));
+    }
+}
