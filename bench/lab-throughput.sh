@@ -6,6 +6,11 @@
 #            the kernel tier (Linux/Bpf) forwarding established flows, C# the rest. Native XDP is not measured on
 #            veth: XDP_TX there needs an XDP program on the peer and frames from local senders carry partial
 #            checksums that native XDP cannot complete (fulcrum_dr.bpf.c).
+#            afxdp = the C# tier on AF_XDP sockets (fulcrum_xsk redirects the claimed services, copy mode on veth).
+#   xsk-c    client -> VIP through bench/xsk-fwd/xsk_fwd in lb1: a minimal C forwarder on one AF_XDP socket with the
+#            same XDP program (fulcrum_xsk from fulcrum_dr.bpf.o), rewriting every claimed frame to rs1's MAC and
+#            completing partial checksums, as Fulcrum's afxdp does: the reference the C# AF_XDP tier is measured against
+#            (all its traffic goes to rs1: compare with BACKENDS=1 for HTTP; UDP goes to rs1 on every path)
 #   nft      client -> VIP through a kernel stateless DR peer in lb1: an nftables netdev ingress rule that
 #            rewrites the destination MAC to a real server's (jhash of the client address and port, so a
 #            TCP flow sticks to one), the source MAC to lb1's, and forwards the frame back out of eth0
@@ -15,7 +20,9 @@
 #
 # Usage (root): bench/lab-throughput.sh   env: RUNS=3 SECONDS_PER_RUN=5 BACKENDS=3 FULCRUM_BIN=path/to/fulcrum
 #   FULCRUM_ARGS="--workers 1" adds options to `fulcrum run` (e.g. to compare worker counts)
-#   DRIVERS="afpacket tc xdp-generic" picks the data paths compared (default: all three)
+#   DRIVERS="afpacket tc xdp-generic afxdp" picks the data paths compared (default: all four)
+#   PEERS="xsk-c nft" picks the reference peers (default: both); XSK_MODE=native|generic the XDP mode of xsk-c
+#   (default native, what `--driver afxdp` attaches on veth)
 # BACKENDS=1 puts only rs1 behind VIP:80, so the ratio to direct measures the director hop alone
 # (with 3, the VIP paths have three nginx processes to the direct path's one).
 # The lab gets a unique prefix and is always torn down on exit.
@@ -30,7 +37,9 @@ done
 RUNS=${RUNS:-3}
 BACKENDS=${BACKENDS:-3}   # real servers behind VIP:80 (rs1..rsN); the direct path always hits rs1 alone
 DUR=${SECONDS_PER_RUN:-5}
-read -r -a DRIVERS <<<"${DRIVERS:-afpacket tc xdp-generic}"
+read -r -a DRIVERS <<<"${DRIVERS:-afpacket tc xdp-generic afxdp}"
+read -r -a PEERS <<<"${PEERS:-xsk-c nft}"
+XSK_MODE=${XSK_MODE:-native}
 PREFIX="flb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
 FULCRUM_BIN=${FULCRUM_BIN:-src/Fulcrum.Cli/bin/Release/net10.0/fulcrum}
 VIP=198.51.100.100
@@ -42,6 +51,7 @@ WORK=$(mktemp -d /tmp/fulcrum-bench.XXXXXX)
 CONTROL="$WORK/fulcrum.sock"
 PIDS=()           # every process this script starts, killed by PID on exit
 FULCRUM_PID=""
+XSK_PID=""
 
 ns() { local host=$1; shift; ip netns exec "$PREFIX-$host" "$@"; }
 lab() { dotnet run bench/lib/lab.cs -- "$@"; }
@@ -59,6 +69,7 @@ trap 'exit 130' INT TERM
 
 # --- directors -------------------------------------------------------------------------------------
 fulcrum_skip=""
+xsk_skip=""
 if [ ! -x "$FULCRUM_BIN" ]; then
   fulcrum_skip="no fulcrum binary at $FULCRUM_BIN (dotnet build Fulcrum.slnx -c Release, or set FULCRUM_BIN)"
 fi
@@ -104,7 +115,27 @@ table netdev fulcrum_bench {
 NFT
 }
 
+xsk_on() {
+  local obj bin=bench/xsk-fwd/xsk_fwd
+  obj="$(dirname "$FULCRUM_BIN")/fulcrum_dr.bpf.o"
+  if [ ! -x "$bin" ]; then bench/xsk-fwd/build.sh >/dev/null || { xsk_skip="bench/xsk-fwd/build.sh failed"; return 1; }; fi
+  [ -f "$obj" ] || { xsk_skip="no $obj (build Fulcrum first)"; return 1; }
+  ip netns exec "$PREFIX-lb1" "$bin" eth0 "$obj" "${RS_MACS[0]}" "$XSK_MODE" \
+    "tcp:$VIP:80" "tcp:$VIP:$IPERF_PORT" "udp:$VIP:$IPERF_PORT" >"$WORK/xsk.log" 2>&1 &
+  XSK_PID=$!
+  PIDS+=("$XSK_PID")
+  for _ in $(seq 100); do grep -q "forwarding on" "$WORK/xsk.log" && break; kill -0 "$XSK_PID" 2>/dev/null || break; sleep 0.1; done
+  if ! grep -q "forwarding on" "$WORK/xsk.log"; then
+    xsk_skip="xsk_fwd did not start: $(tail -n 2 "$WORK/xsk.log" | tr '\n' ' ')"; director_off; return 1
+  fi
+}
+
 director_off() {
+  if [ -n "$XSK_PID" ]; then
+    kill "$XSK_PID" 2>/dev/null || true
+    wait "$XSK_PID" 2>/dev/null || true
+    XSK_PID=""
+  fi
   if [ -n "$FULCRUM_PID" ]; then
     kill "$FULCRUM_PID" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$FULCRUM_PID" 2>/dev/null || break; sleep 0.1; done
@@ -139,6 +170,7 @@ measure() { # scenario run
   esac
   case $scenario in
     fulcrum-*) fulcrum_on "${scenario#fulcrum-}" || return 0 ;;
+    xsk-c) xsk_on || return 0 ;;
     nft) nft_on ;;
   esac
   # Warm up: neighbour entries, the director's first connection.
@@ -165,10 +197,10 @@ sleep 0.5
 
 scenarios=(direct)
 for d in "${DRIVERS[@]}"; do scenarios+=("fulcrum-$d"); done
-scenarios+=(nft)
+scenarios+=("${PEERS[@]}")
 for run in $(seq "$RUNS"); do
   for s in "${scenarios[@]}"; do
-    case $s in fulcrum-*) [ -n "$fulcrum_skip" ] && continue ;; esac
+    case $s in fulcrum-*) [ -n "$fulcrum_skip" ] && continue ;; xsk-c) [ -n "$xsk_skip" ] && continue ;; esac
     measure "$s" "$run"
   done
 done
@@ -177,6 +209,7 @@ echo
 echo "wrk -t1 -c32 -d${DUR}s; iperf3 -u -l 64 -b 0 -t $DUR; $RUNS runs each, interleaved; nproc=$(nproc)"
 echo "VIP:80 -> rs1..rs$BACKENDS; direct -> rs1; UDP $IPERF_PORT -> rs1 on every path; drivers: ${DRIVERS[*]}"
 [ -n "$fulcrum_skip" ] && echo "fulcrum: skipped: $fulcrum_skip"
+[ -n "$xsk_skip" ] && echo "xsk-c: skipped: $xsk_skip"
 awk -v paths="direct ${scenarios[*]:1}" '
   { v[$1 " " $3] = v[$1 " " $3] " " $4 }
   function stats(key,   n, a, i, j, t) {
@@ -193,13 +226,15 @@ awk -v paths="direct ${scenarios[*]:1}" '
       printf "%-22s %-11s %s\n", S[s], (M[m] == "udp" ? "udp pkt/s" : M[m] " rps"), stats(k)
     }
     for (m = 1; m <= 3; m++) {
-      d = "direct " M[m]; n = "nft " M[m]
+      d = "direct " M[m]; n = "nft " M[m]; x = "xsk-c " M[m]
       for (s = 1; s <= ns; s++) {
         if (S[s] !~ /^fulcrum-/) continue
         f = S[s] " " M[m]; if (!(f in med)) continue
         if (med[d] > 0) printf "ratio %-20s /direct %-9s %.2f\n", S[s], M[m], med[f] / med[d]
-        if (med[n] > 0) printf "ratio %-20s /nft    %-9s %.2f\n", S[s], M[m], med[f] / med[n]
+        if ((n in med) && med[n] > 0) printf "ratio %-20s /nft    %-9s %.2f\n", S[s], M[m], med[f] / med[n]
+        if ((x in med) && med[x] > 0) printf "ratio %-20s /xsk-c  %-9s %.2f\n", S[s], M[m], med[f] / med[x]
       }
       if (med[d] > 0 && (n in med)) printf "ratio %-20s /direct %-9s %.2f\n", "nft", M[m], med[n] / med[d]
+      if (med[d] > 0 && (x in med)) printf "ratio %-20s /direct %-9s %.2f\n", "xsk-c", M[m], med[x] / med[d]
     }
   }' "$WORK/results"

@@ -74,7 +74,7 @@ internal static class RunCommand
         };
         var driver = new Option<string>("--driver")
         {
-            Description = "data path: auto, tc, xdp, xdp-generic (kernel tier for established flows + C#) or afpacket (C# only)",
+            Description = "data path: auto, tc, xdp, xdp-generic (kernel tier for established flows + C#), afxdp (C# on AF_XDP sockets, falls back to AF_PACKET) or afpacket (C# only)",
             DefaultValueFactory = _ => "auto",
         };
         driver.AcceptOnlyFromAmong(Fulcrum.Linux.Bpf.KernelDriver.Names);

@@ -5,7 +5,7 @@ using Fulcrum.Packets;
 namespace Fulcrum.Director;
 
 /// <summary>
-/// One data-plane worker: its own RX/TX ring, its own <see cref="Balancer"/> (connection table),
+/// One data-plane worker: its own RX/TX ring (AF_PACKET or AF_XDP), its own <see cref="Balancer"/> (connection table),
 /// its own counters. Runs on a dedicated thread; nothing on its path locks or allocates.
 /// Per frame: <see cref="ForwardingPath"/> (classify → balance → DR rewrite), then TX.
 /// </summary>
@@ -19,19 +19,20 @@ internal sealed class DataPlaneWorker : IDisposable
     // defense_work's period: drop_entry sweeps once a second.
     private const long DefenseIntervalMs = 1000;
 
-    private readonly PacketRing _ring;
+    private readonly IFrameRing _ring;
     private readonly IpvsTable _table;
     private readonly Balancer _balancer;
     private readonly ForwardingPath _path;
     private long _forwarded;
     private long _nowMs;
 
-    public DataPlaneWorker(PacketRing ring, IpvsTable table, int index, ulong ownMac)
+    public DataPlaneWorker(IFrameRing ring, IpvsTable table, int index, ulong ownMac)
     {
         _ring = ring;
         _table = table;
         _balancer = table.CreateWorker(index);
-        _path = new ForwardingPath(_balancer, ownMac);
+        // AF_XDP hands over frames without the skb's CHECKSUM_PARTIAL mark (FrameStatus cannot say).
+        _path = new ForwardingPath(_balancer, ownMac, repairPartialChecksums: ring is XdpSocket);
     }
 
     public long Forwarded => Volatile.Read(ref _forwarded);
@@ -43,7 +44,7 @@ internal sealed class DataPlaneWorker : IDisposable
 
     public long Drops(DropReason reason) => _path.Drops(reason);
 
-    public PacketRing Ring => _ring;
+    public IFrameRing Ring => _ring;
 
     /// <summary>The worker's index (its slot in every per-worker counter).</summary>
     public int Index => _balancer.Index;

@@ -38,6 +38,7 @@ public static class DirectorHost
 
     public static IServiceCollection AddFulcrumDirector(this IServiceCollection services, DirectorOptions options)
     {
+        options = DataPlaneService.FitWorkers(options);
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new IpvsTable(sp.GetRequiredService<TimeProvider>(), options.ResolvedWorkers, options.MaxConnectionsPerWorker, options.Defense) { SloppyTcp = options.SloppyTcp });

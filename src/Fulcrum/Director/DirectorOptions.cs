@@ -55,6 +55,6 @@ public sealed record DirectorOptions
     /// <summary>Connection sync extensions (unicast peers, HMAC key); the daemons themselves are ipvsadm's or keepalived.conf's.</summary>
     public Sync.SyncOptions Sync { get; init; } = new();
 
-    /// <summary>`--driver`: auto, tc, xdp, xdp-generic (kernel tier + C#) or afpacket (C# only); see Linux/Bpf/KernelDriver.</summary>
+    /// <summary>`--driver`: auto, tc, xdp, xdp-generic (kernel tier + C#), afxdp (C# on AF_XDP) or afpacket (C# only); see Linux/Bpf/KernelDriver.</summary>
     public string Driver { get; init; } = "auto";
 }

@@ -12,13 +12,21 @@ internal sealed class ForwardingPath
 {
     private readonly Balancer _balancer;
     private readonly ulong _ownMac;
+    private readonly bool _repairPartialChecksums;
     private readonly long[] _drops = new long[(int)DropReason.Count];
     private long _checksumsCompleted;
 
-    public ForwardingPath(Balancer balancer, ulong ownMac)
+    /// <param name="balancer">The worker's balancer.</param>
+    /// <param name="ownMac">The director interface's MAC.</param>
+    /// <param name="repairPartialChecksums">
+    /// For drivers that cannot report CHECKSUM_PARTIAL (AF_XDP loses the skb's mark): check every forwarded
+    /// frame for a pseudo-header-only L4 sum and complete it (Checksum.RepairPartialTransportChecksum).
+    /// </param>
+    public ForwardingPath(Balancer balancer, ulong ownMac, bool repairPartialChecksums = false)
     {
         _balancer = balancer;
         _ownMac = ownMac;
+        _repairPartialChecksums = repairPartialChecksums;
     }
 
     public long ChecksumsCompleted => Volatile.Read(ref _checksumsCompleted);
@@ -75,6 +83,10 @@ internal sealed class ForwardingPath
             // CHECKSUM_PARTIAL from a local veth sender: the L4 field holds only the pseudo-header
             // sum; a real server would drop the segment, so finish the job the NIC would have done.
             Checksum.CompleteTransportChecksum(frame, packet);
+            Volatile.Write(ref _checksumsCompleted, _checksumsCompleted + 1);
+        }
+        else if (_repairPartialChecksums && Checksum.RepairPartialTransportChecksum(frame, packet))
+        {
             Volatile.Write(ref _checksumsCompleted, _checksumsCompleted + 1);
         }
 

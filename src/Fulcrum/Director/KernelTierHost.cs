@@ -68,12 +68,12 @@ internal sealed partial class KernelTierHost : IDisposable
     }
 
     /// <summary>Gives <paramref name="balancer"/> the tier and hides the tier's frames from <paramref name="ring"/> where needed.</summary>
-    public void Bind(Balancer balancer, PacketRing ring)
+    public void Bind(Balancer balancer, IFrameRing ring)
     {
         if (_tier is null)
             return;
-        if (_tier.NeedsSocketFilter)
-            ring.AttachFilter(_tier.SocketFilterFd);
+        if (_tier.NeedsSocketFilter && ring is PacketRing packetRing)
+            packetRing.AttachFilter(_tier.SocketFilterFd);
         balancer.FastPath = new FastPath(_tier);
     }
 

@@ -20,6 +20,19 @@ public static unsafe class NetInterface
         return request.ifr_ifindex;
     }
 
+    /// <summary>
+    /// The interface's RX queues (the rx-N entries of /sys/class/net/NAME/queues, which `ip netns exec`
+    /// mounts for the namespace); 1 when sysfs does not say. An AF_XDP socket binds to one queue.
+    /// </summary>
+    public static int GetRxQueueCount(string name)
+    {
+        var dir = new DirectoryInfo($"/sys/class/net/{name}/queues");
+        if (!dir.Exists)
+            return 1;
+        int count = dir.GetDirectories("rx-*").Length;
+        return Math.Max(1, count);
+    }
+
     /// <summary>The MTU (SIOCGIFMTU).</summary>
     public static int GetMtu(string name)
     {

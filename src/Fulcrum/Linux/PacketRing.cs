@@ -16,7 +16,7 @@ namespace Fulcrum.Linux;
 /// tp_next_offset 0, the bytes at TPACKET_ALIGN(sizeof(tpacket3_hdr)) (tpacket_parse_header in
 /// net/packet/af_packet.c). A socket has one TPACKET version, so V3 for both rings avoids a second socket.
 /// </remarks>
-public sealed unsafe class PacketRing : IDisposable
+public sealed unsafe class PacketRing : IFrameRing
 {
     private readonly SafeFdHandle _handle;
     private readonly int _fd;

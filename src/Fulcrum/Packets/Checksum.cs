@@ -130,6 +130,35 @@ public static class Checksum
     }
 
     /// <summary>
+    /// For drivers that do not report CHECKSUM_PARTIAL (AF_XDP): when the frame's TCP/UDP checksum field holds
+    /// only the pseudo-header sum (what a local sender's CHECKSUM_PARTIAL skb carries, ~csum_tcpudp_magic in
+    /// __tcp_v4_send_check and udp4_hwcsum) and the full sum does not verify, completes it in one pass and
+    /// returns true. A complete checksum, a UDP checksum of 0 and any other wrong sum (a corrupted frame,
+    /// which the real server must drop as it would have) are left as they are.
+    /// </summary>
+    public static bool RepairPartialTransportChecksum(Span<byte> frame, in ParsedPacket p)
+    {
+        int length = TransportLength(frame, in p);
+        Span<byte> segment = frame.Slice(p.L4Offset, length);
+        int field = p.Protocol == IpProtocols.Tcp ? TcpHeader.ChecksumOffset : UdpHeader.ChecksumOffset;
+        ushort current = BinaryPrimitives.ReadUInt16BigEndian(segment[field..]);
+        if (current == 0 && p.Protocol == IpProtocols.Udp)
+            return false;
+        uint pseudo = PseudoHeaderSum(in p, length);
+        if (current != Fold(pseudo))
+            return false;
+        uint sum = Add(segment, pseudo);
+        if (Fold(sum) == 0xFFFF)
+            return false;
+        // sum covered the field's current value; adding its complement takes it out again (RFC 1071).
+        ushort value = Finish(sum + (ushort)~current);
+        if (value == 0 && p.Protocol == IpProtocols.Udp)
+            value = 0xFFFF;
+        BinaryPrimitives.WriteUInt16BigEndian(segment[field..], value);
+        return true;
+    }
+
+    /// <summary>
     /// True when the TCP or UDP checksum of a classified frame verifies (a UDP checksum of 0, "none",
     /// counts as valid over IPv4; over IPv6 it is invalid, RFC 8200 section 8.1). Meant for tests and
     /// diagnostics, not the forwarding path.

@@ -12,6 +12,15 @@ internal static class CLayoutProbe
 {
     public static Dictionary<string, int> Run(string program, params string[] ccArgs)
     {
+        var result = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (name, value) in RunLong(program, ccArgs))
+            result[name] = checked((int)value);
+        return result;
+    }
+
+    /// <summary>As <see cref="Run"/>, for values wider than 32 bits (mmap offsets).</summary>
+    public static Dictionary<string, long> RunLong(string program, params string[] ccArgs)
+    {
         string dir = Directory.CreateTempSubdirectory("fulcrum-layout-").FullName;
         try
         {
@@ -19,11 +28,11 @@ internal static class CLayoutProbe
             string exe = Path.Combine(dir, "layout");
             File.WriteAllText(source, program);
             Exec("cc", [.. ccArgs, "-o", exe, source]);
-            var result = new Dictionary<string, int>(StringComparer.Ordinal);
+            var result = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (string line in Exec(exe, []).Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 string[] parts = line.Split(' ');
-                result[parts[0]] = int.Parse(parts[1], CultureInfo.InvariantCulture);
+                result[parts[0]] = long.Parse(parts[1], CultureInfo.InvariantCulture);
             }
 
             return result;

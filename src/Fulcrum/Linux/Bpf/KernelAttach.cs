@@ -14,8 +14,8 @@ public enum KernelAttach
 /// <summary>`fulcrum run --driver`: which tiers forward, and where the kernel tier attaches.</summary>
 public static class KernelDriver
 {
-    /// <summary>The driver names `--driver` takes that involve the kernel tier, and afpacket (C# only).</summary>
-    public static readonly string[] Names = ["auto", "tc", "xdp", "xdp-generic", "afpacket"];
+    /// <summary>The driver names `--driver` takes: those that involve the kernel tier, and afxdp and afpacket (C# only).</summary>
+    public static readonly string[] Names = ["auto", "tc", "xdp", "xdp-generic", "afxdp", "afpacket"];
 
     /// <summary>
     /// The attach point for <paramref name="driver"/> on <paramref name="interface"/>, or null for the C#
@@ -31,6 +31,9 @@ public static class KernelDriver
         {
             case "afpacket":
                 why = "--driver afpacket: every packet through the C# tier";
+                return null;
+            case "afxdp":
+                why = "--driver afxdp: every packet through the C# tier on AF_XDP sockets (XDP redirect), no kernel tier";
                 return null;
             case "tc":
                 why = "--driver tc";

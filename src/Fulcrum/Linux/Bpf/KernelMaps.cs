@@ -37,3 +37,13 @@ internal unsafe struct fulcrum_config
     public ushort pad;
     public uint ifindex;
 }
+
+/// <summary>fulcrum_dr.h struct fulcrum_claim_key: a virtual service fulcrum_xsk redirects to the AF_XDP sockets.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct fulcrum_claim_key
+{
+    public byte family;
+    public byte protocol;
+    public ushort port;
+    public fixed byte addr[16];
+}

@@ -178,7 +178,7 @@ public sealed unsafe class KernelTier : IDisposable
                 return false;
             // The kernel keeps BPF_OBJ_NAME_LEN - 1 = 15 characters of the name.
             var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(info.name);
-            return name.SequenceEqual("fulcrum_xdp"u8);
+            return name.SequenceEqual("fulcrum_xdp"u8) || name.SequenceEqual("fulcrum_xsk"u8);
         }
         finally
         {

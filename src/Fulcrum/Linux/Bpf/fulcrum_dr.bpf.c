@@ -12,10 +12,14 @@
 //   fulcrum_filter  SO_ATTACH_BPF on the AF_PACKET ring: taps (ptype_all) run before tc ingress, so
 //                   the ring must not see the frames fulcrum_tc is about to forward (returns 0 on a hit).
 //   fulcrum_xdp     XDP (native or generic); XDP runs before the taps, so no filter is needed.
+//
+// A fourth, fulcrum_xsk, is the AF_XDP driver's (`--driver afxdp`, Linux/XdpSocket.cs) and runs alone:
+// frames of claimed virtual services go up the AF_XDP socket bound to their RX queue, the rest to the stack.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
@@ -184,6 +188,67 @@ int fulcrum_xdp(struct xdp_md *ctx)
 	__builtin_memcpy(h->dst_mac, v->dest_mac, 6);
 	fulcrum_account(v, ip_len);
 	return XDP_TX;
+}
+
+// The AF_XDP sockets, one per RX queue (index = queue id), filled by Linux/Bpf/XskRedirect.cs.
+#define FULCRUM_XSK_MAX 64
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, FULCRUM_XSK_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} fulcrum_xsks SEC(".maps");
+
+// The virtual services the AF_XDP driver claims (the same set ServiceClaimService keeps from the stack).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct fulcrum_claim_key);
+	__type(value, __u8);
+} fulcrum_claims SEC(".maps");
+
+SEC("xdp")
+int fulcrum_xsk(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct fulcrum_claim_key key = {};
+	__u16 *ports;
+	if ((void *)(eth + 1) > end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > end || ip->ihl < 5)
+			return XDP_PASS;
+		// A later fragment has no ports: the stack gets it (the C# path drops fragments anyway).
+		if (ip->frag_off & bpf_htons(0x1fff))
+			return XDP_PASS;
+		ports = (void *)ip + ip->ihl * 4;
+		key.family = 4;
+		key.protocol = ip->protocol;
+		__builtin_memcpy(key.addr, &ip->daddr, 4);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		if ((void *)(ip6 + 1) > end)
+			return XDP_PASS;
+		ports = (void *)(ip6 + 1);
+		key.family = 6;
+		key.protocol = ip6->nexthdr;
+		__builtin_memcpy(key.addr, &ip6->daddr, 16);
+	} else {
+		return XDP_PASS;
+	}
+	if (key.protocol != IPPROTO_TCP && key.protocol != IPPROTO_UDP)
+		return XDP_PASS;
+	if ((void *)(ports + 2) > end)
+		return XDP_PASS;
+	key.port = ports[1];
+	if (!bpf_map_lookup_elem(&fulcrum_claims, &key))
+		return XDP_PASS;
+	// No socket on this queue (yet): XDP_PASS, and the claim rules at netdev ingress drop it.
+	return bpf_redirect_map(&fulcrum_xsks, ctx->rx_queue_index, XDP_PASS);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -34,4 +34,14 @@ struct fulcrum_config {
 	__u32 ifindex;
 };
 
+// A claimed virtual service for fulcrum_xsk (AF_XDP driver): family 4 or 6, protocol, destination port
+// (network order) and address (IPv4 in the first 4 bytes, the rest 0). Claimed frames go up the
+// AF_XDP socket of their RX queue; everything else (ARP, VRRP, health-check replies) to the stack.
+struct fulcrum_claim_key {
+	__u8 family;
+	__u8 protocol;
+	__u16 port;
+	__u8 addr[16];
+};
+
 #endif
