@@ -71,6 +71,11 @@ public sealed class VrrpService : BackgroundService
     private IReadOnlyList<VrrpInstanceStatus> _status = [];
     private List<VrrpLink> _links = [];
 
+    // An instance that could not start yet (its address not usable) is retried from the loop at this time
+    // (Environment.TickCount64, 0: nothing to retry); the names already logged as waiting, to log each once.
+    private long _retryAtMs;
+    private readonly HashSet<string> _waiting = new(StringComparer.Ordinal);
+
     public VrrpService(KeepalivedConfiguration configuration, TimeProvider time, ILogger<VrrpService> logger, VrrpServiceOptions? options = null)
     {
         _configuration = configuration;
@@ -214,6 +219,12 @@ public sealed class VrrpService : BackgroundService
                 }
 
                 tracking.Poll();
+                if (_retryAtMs != 0 && Environment.TickCount64 >= _retryAtMs)
+                {
+                    // The running instances are kept as they are (same configuration); only the waiting ones start.
+                    _retryAtMs = 0;
+                    Apply(_configuration, tracking, initial: true);
+                }
 
                 if (_syncGroups.Apply() || StatusMoved(links))
                     Publish(links);
@@ -322,8 +333,19 @@ public sealed class VrrpService : BackgroundService
                 var link = new VrrpLink(config, _logger, OnStateChanged, _time);
                 links.Add(link);
                 started.Add(link);
-                if (!initial)
+                if (_waiting.Remove(config.Name))
+                    _logger.LogInformation("({Instance}) its address is usable now: starting", config.Name);
+                else if (!initial)
                     _logger.LogInformation("({Instance}) added by the reload: starting", config.Name);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+            {
+                // An IPv6 instance binds to the link-local address, which stays tentative until DAD ends (about
+                // a second after the link comes up, RFC 4862 §5.4): a director started with its interface must
+                // wait for it, not give the instance up. Retried every second from the loop.
+                _retryAtMs = Environment.TickCount64 + 1000;
+                if (_waiting.Add(config.Name))
+                    _logger.LogWarning("({Instance}) cannot start yet: {Error} (a tentative address?); retrying every second", config.Name, e.Message);
             }
             catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or NotSupportedException)
             {

@@ -4,12 +4,16 @@ namespace Fulcrum.EndToEnd.Infrastructure;
 public static class Wait
 {
     /// <summary>Polls <paramref name="condition"/> every 100 ms; fails the test naming <paramref name="what"/> after <paramref name="seconds"/>.</summary>
-    public static void For(Func<bool> condition, string what, int seconds = 10)
+    public static void For(Func<bool> condition, string what, int seconds = 10) => For(condition, what, seconds, null);
+
+    /// <summary>As <see cref="For(Func{bool}, string, int)"/>; on a timeout the message ends with <paramref name="context"/>() (e.g. a daemon's log).</summary>
+    public static void For(Func<bool> condition, string what, int seconds, Func<string>? context)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out after {seconds} s waiting for {what}");
+            if (DateTime.UtcNow >= deadline)
+                Assert.Fail($"timed out after {seconds} s waiting for {what}" + (context is null ? "" : "\n" + context()));
             Thread.Sleep(100);
         }
     }

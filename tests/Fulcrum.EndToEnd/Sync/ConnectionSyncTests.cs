@@ -83,10 +83,11 @@ public sealed class ConnectionSyncTests : IClassFixture<DualStackLabFixture>
     public void SyncUnderLoad_BackupTableMatchesMastersWithinOneSecond()
     {
         var lb1 = LabDirector.Start(_lab, "lb1", "-f", WriteConfig("lb1", 150, sync: true, "rr", ipv6: false));
-        Wait.For(() => HoldsVip("lb1", ipv6: false), "lb1 to become MASTER", 20);
-        var lb2 = LabDirector.Start(_lab, "lb2", "-f", WriteConfig("lb2", 100, sync: true, "rr", ipv6: false));
+        LabDirector? lb2 = null;
         try
         {
+            Wait.For(() => HoldsVip("lb1", ipv6: false), "lb1 to become MASTER", 20, () => "lb1's log:\n" + lb1.Process.ReadLog());
+            lb2 = LabDirector.Start(_lab, "lb2", "-f", WriteConfig("lb2", 100, sync: true, "rr", ipv6: false));
             WaitForMasterAndDaemons(lb1, lb2, sync: true, ipv6: false);
             var cpu1 = ProcessCpu(lb1.Process.Pid);
             var cpu2 = ProcessCpu(lb2.Process.Pid);
@@ -151,12 +152,14 @@ public sealed class ConnectionSyncTests : IClassFixture<DualStackLabFixture>
         var vip = ipv6 ? LabAddresses.VipV6 : LabAddresses.Vip;
         // lb1 first, MASTER before lb2 exists: lb2 never holds the VIP, so no router has its MAC cached for it.
         var lb1 = LabDirector.Start(_lab, "lb1", ["-f", WriteConfig("lb1", 150, sync, scheduler, ipv6), .. extra]);
-        Wait.For(() => HoldsVip("lb1", ipv6), "lb1 to become MASTER", 20);
         string[] lb2Args = ["-f", WriteConfig("lb2", 100, sync, scheduler, ipv6), .. extra];
-        LabDirector? lb2 = lateBackup ? null : LabDirector.Start(_lab, "lb2", lb2Args);
+        LabDirector? lb2 = null;
         var clients = new List<Client>();
         try
         {
+            Wait.For(() => HoldsVip("lb1", ipv6), "lb1 to become MASTER", 20, () => "lb1's log:\n" + lb1.Process.ReadLog());
+            if (!lateBackup)
+                lb2 = LabDirector.Start(_lab, "lb2", lb2Args);
             if (lb2 is not null)
                 WaitForMasterAndDaemons(lb1, lb2, sync, ipv6);
             for (int i = 0; i < Clients; i++)
