@@ -18,8 +18,15 @@ dotnet test tests/Fulcrum.EndToEnd -c Release --no-build --logger "console;verbo
 # Issue 6: every end-to-end test that sends traffic through a director passes with each data-plane driver.
 # The run above used the default (auto: the tc kernel tier on veth); the lab's directors take FULCRUM_DRIVER
 # (src/Fulcrum/Lab/LabDirector.cs) unless a test names its own driver.
-for driver in afpacket xdp-generic; do
+through_director="FullyQualifiedName~Fulcrum.EndToEnd.Director|FullyQualifiedName~Fulcrum.EndToEnd.Ipv6|FullyQualifiedName~Fulcrum.EndToEnd.Sync|FullyQualifiedName~Fulcrum.EndToEnd.Lab.LabDemoTests"
+for driver in afpacket xdp-generic afxdp; do
+  filter=$through_director
+  if [ "$driver" = afxdp ]; then
+    # Two documented limits of the AF_XDP driver (src/Fulcrum/Linux/README.md), not run with it:
+    # fwmark services (XDP runs before nftables sets the mark, so they are not claimed), and frames too
+    # malformed to parse, which its XDP program leaves to the kernel stack (counted there, not by Fulcrum).
+    filter="($filter)&FullyQualifiedName!~FwMarkServiceTests&FullyQualifiedName!~MalformedFrames"
+  fi
   echo "== end-to-end tests through the director with --driver $driver =="
-  FULCRUM_DRIVER=$driver dotnet test tests/Fulcrum.EndToEnd -c Release --no-build --logger "console;verbosity=minimal" \
-    --filter "FullyQualifiedName~Fulcrum.EndToEnd.Director|FullyQualifiedName~Fulcrum.EndToEnd.Ipv6|FullyQualifiedName~Fulcrum.EndToEnd.Sync|FullyQualifiedName~Fulcrum.EndToEnd.Lab.LabDemoTests"
+  FULCRUM_DRIVER=$driver dotnet test tests/Fulcrum.EndToEnd -c Release --no-build --logger "console;verbosity=minimal" --filter "$filter"
 done
