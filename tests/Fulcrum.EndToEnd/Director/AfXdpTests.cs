@@ -172,6 +172,8 @@ public sealed class AfXdpIpv6Tests : IAsyncLifetime
             director.Adm("-a", "-t", vip, "-r", $"[{rs}]:80", "-g").EnsureSuccess("ipvsadm -a");
         lab.AddVipV6("lb1");
         Assert.Contains("AF_XDP copy mode", director.Process.ReadLog(), StringComparison.Ordinal);
+        // A fresh lab: the first SYNs would be dropped while NDP waits for DAD (curl failed once in CI).
+        Wait.ForIpv6Neighbours(lab, "lb1");
 
         var counts = new Dictionary<string, int>();
         for (int i = 0; i < 9; i++)

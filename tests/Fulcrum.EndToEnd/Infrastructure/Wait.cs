@@ -17,4 +17,18 @@ public static class Wait
             Thread.Sleep(100);
         }
     }
+
+    /// <summary>
+    /// Waits until <paramref name="host"/> has resolved every IPv6 real server of the lab by NDP. The director
+    /// never sends to a guessed MAC (a frame for an unresolved real server is dropped, NoNeighbour), and right
+    /// after a lab comes up its link-local addresses are still in DAD, so the first requests can be lost.
+    /// </summary>
+    public static void ForIpv6Neighbours(Fulcrum.Lab.LabCluster lab, string host)
+    {
+        foreach (var rs in Fulcrum.Lab.LabAddresses.RealServersV6)
+        {
+            For(() => lab.Exec(host, "ip", "-6", "neigh", "show", rs.ToString()).StdOut.Contains("lladdr", StringComparison.Ordinal),
+                $"{host} to resolve {rs}'s MAC");
+        }
+    }
 }

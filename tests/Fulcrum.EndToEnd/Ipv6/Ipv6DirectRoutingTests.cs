@@ -177,13 +177,8 @@ public sealed class Ipv6DirectRoutingTests : IClassFixture<Ipv6DirectorFixture>
             _f.Director.Adm("-a", "-u", vip, "-r", $"[{rs}]:{LabCluster.UdpEchoPort}", "-g").EnsureSuccess("ipvsadm -a -u");
         }
 
-        // The director never sends to a guessed MAC: a datagram for a real server it has not resolved yet is
-        // dropped (NoNeighbour), and a one-shot UDP request is not retransmitted as TCP would be. Wait for NDP.
-        foreach (var rs in LabAddresses.RealServersV6)
-        {
-            Wait.For(() => _f.Lab.Exec("lb1", "ip", "-6", "neigh", "show", rs.ToString()).StdOut.Contains("lladdr", StringComparison.Ordinal),
-                $"lb1 to resolve {rs}'s MAC");
-        }
+        // A one-shot UDP request is not retransmitted as TCP would be: wait for NDP first.
+        Wait.ForIpv6Neighbours(_f.Lab, "lb1");
 
         var seen = new HashSet<string>();
         for (int i = 0; i < 6; i++)
