@@ -39,6 +39,12 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     /// <summary>The running workers, by index (status and metrics read their counters).</summary>
     public IReadOnlyList<DataPlaneWorker> Workers => Volatile.Read(ref _published);
 
+    /// <summary>
+    /// What forwards the packets, for `fulcrum status`: the workers' rings and the kernel tier beside them, e.g.
+    /// "AF_PACKET TPACKET_V3 + kernel tier (tc)" (what `--driver auto` chose); empty until started.
+    /// </summary>
+    public string DataPath { get; private set; } = "";
+
     /// <summary>The driver the workers run on: "afxdp" or "afpacket".</summary>
     public string RingDriver { get; private set; } = "afpacket";
 
@@ -94,6 +100,7 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
                 ? $"one socket per RX queue (XDP {(_xsk!.Native ? "native" : "generic")})"
                 : count > 1 ? $"fanout on the client address /{_options.FanoutPrefix}" : "no fanout";
             LogStarted(_options.Interface, driver, count, spread);
+            DataPath = _kernel?.Tier is { } tier ? $"{driver} + kernel tier ({TierName(tier.Attach)})" : driver;
             if (_options.Driver == "auto")
                 LogAuto(_options.Interface);
         }
@@ -238,6 +245,13 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
 
         _stop.Dispose();
     }
+
+    private static string TierName(KernelAttach attach) => attach switch
+    {
+        KernelAttach.Tc => "tc",
+        KernelAttach.XdpNative => "xdp",
+        _ => "xdp-generic",
+    };
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "data plane on {Interface}: {Driver}, {Workers} worker(s), {Spread}")]
     private partial void LogStarted(string @interface, string driver, int workers, string spread);

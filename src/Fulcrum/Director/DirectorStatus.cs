@@ -35,7 +35,8 @@ internal sealed class DirectorStatus
         _config.Health?.GetRealServers() ?? [],
         _config.Health?.GetVirtualServers() ?? [],
         _table.Defense,
-        _sync.GetStatus());
+        _sync.GetStatus(),
+        _dataPlane?.DataPath);
 
     public string Render(bool json)
     {

@@ -19,7 +19,8 @@ internal sealed record StatusReport(
     IReadOnlyList<RealServerHealth> Health,
     IReadOnlyList<VirtualServerHealth> VirtualServers,
     IpvsDefense? Defense = null,
-    Sync.SyncStatus? Sync = null)
+    Sync.SyncStatus? Sync = null,
+    string? DataPath = null)
 {
     private List<(ServiceKey Key, RealServerHealth Health)>? _byService;
     private Dictionary<(ServiceKey, IPAddress, ushort), RealServerHealth>? _lookup;
@@ -33,6 +34,9 @@ internal sealed record StatusReport(
         Vrrp = original.Vrrp;
         Health = original.Health;
         VirtualServers = original.VirtualServers;
+        Defense = original.Defense;
+        Sync = original.Sync;
+        DataPath = original.DataPath;
     }
 
     /// <summary>
@@ -95,6 +99,8 @@ internal static class StatusRenderer
         var t = Totals(r.Workers);
         var sb = new StringBuilder();
         sb.Append("Interface: ").Append(r.Interface).Append(", workers: ").Append(N(r.Workers.Count)).Append('\n');
+        if (!string.IsNullOrEmpty(r.DataPath))
+            sb.Append("Data path: ").Append(r.DataPath).Append('\n');
         sb.Append("Frames received: ").Append(N(t.Ring.RxFrames)).Append(", sent: ").Append(N(t.Ring.TxFrames))
           .Append(", dropped by the kernel (RX ring full): ").Append(N(t.Ring.KernelDrops)).Append('\n');
         sb.Append("Forwarded frames: ").Append(N(t.Forwarded)).Append('\n');
@@ -183,6 +189,8 @@ internal static class StatusRenderer
             w.WriteStartObject();
             w.WriteNumber("version", JsonVersion);
             w.WriteString("interface", r.Interface);
+            if (!string.IsNullOrEmpty(r.DataPath))
+                w.WriteString("data_path", r.DataPath);
             w.WriteNumber("rx_frames", t.Ring.RxFrames);
             w.WriteNumber("tx_frames", t.Ring.TxFrames);
             w.WriteNumber("rx_ring_kernel_drops", t.Ring.KernelDrops);

@@ -38,6 +38,7 @@ public sealed class AfXdpTests : IClassFixture<AfXdpDirectorFixture>
         // The lab's veths have one RX queue: the two workers asked for become one.
         Assert.Contains("data plane on eth0: AF_XDP copy mode, 1 worker(s), one socket per RX queue", log, StringComparison.Ordinal);
         Assert.DoesNotContain("falling back to AF_PACKET", log, StringComparison.Ordinal);
+        Assert.Contains("Data path: AF_XDP copy mode\n", _f.Director.Status().StdOut, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -22,6 +22,27 @@ public class StatusRendererTests
     }
 
     [Fact]
+    public void DataPath_ShownInTextAndJson_OnlyWhenKnown()
+    {
+        var r = StatusFixtures.Report() with { DataPath = "AF_PACKET TPACKET_V3 + kernel tier (tc)" };
+        Assert.Contains("Interface: eth0, workers: 2\nData path: AF_PACKET TPACKET_V3 + kernel tier (tc)\n", StatusRenderer.Text(r), StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(StatusRenderer.Json(r));
+        Assert.Equal("AF_PACKET TPACKET_V3 + kernel tier (tc)", doc.RootElement.GetProperty("data_path").GetString());
+
+        var unknown = StatusFixtures.Report();
+        Assert.DoesNotContain("Data path:", StatusRenderer.Text(unknown), StringComparison.Ordinal);
+        using var doc2 = JsonDocument.Parse(StatusRenderer.Json(unknown));
+        Assert.False(doc2.RootElement.TryGetProperty("data_path", out _));
+    }
+
+    [Fact]
+    public void With_KeepsDataPath()
+    {
+        var r = StatusFixtures.Report() with { DataPath = "AF_XDP copy mode" };
+        Assert.Equal("AF_XDP copy mode", (r with { Services = [] }).DataPath);
+    }
+
+    [Fact]
     public void Text_ShowsVrrpServicesWithRatesAndRealServersWithHealth()
     {
         var text = StatusRenderer.Text(StatusFixtures.Report());
