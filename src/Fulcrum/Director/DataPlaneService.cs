@@ -45,9 +45,6 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
     /// </summary>
     public string DataPath { get; private set; } = "";
 
-    /// <summary>The driver the workers run on: "afxdp" or "afpacket".</summary>
-    public string RingDriver { get; private set; } = "afpacket";
-
     /// <summary>
     /// With `--driver afxdp`, at most one worker per RX queue of the interface: an AF_XDP socket binds to one
     /// queue, and a second socket on a queue would need a shared UMEM (shared fill and completion rings, so
@@ -121,7 +118,6 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
 
     private IFrameRing[] OpenPacketRings(int ifIndex, int count)
     {
-        RingDriver = "afpacket";
         // A fanout group id is per network namespace and interface-bound: the daemon's PID keeps two
         // directors in one namespace (on two interfaces) apart.
         var ringOptions = new PacketRingOptions
@@ -175,7 +171,6 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
             // stack, where the claim rules drop them.
             SyncClaims();
             _table.Changed += SyncClaims;
-            RingDriver = "afxdp";
             return sockets;
         }
         catch (Exception e) when (e is LinuxException or DllNotFoundException or EntryPointNotFoundException)
