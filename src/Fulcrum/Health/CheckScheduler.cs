@@ -18,6 +18,7 @@ public sealed class CheckScheduler
     private volatile bool _isUp;
     private volatile string? _lastFailure;
     private long _lastRunTicks = -1;
+    private int _waits;
     private int _retries;
     private int _weight = -1;
 
@@ -67,6 +68,12 @@ public sealed class CheckScheduler
     /// <summary>Carries a misc_dynamic weight over a configuration reload.</summary>
     internal void SeedWeight(int weight) => Volatile.Write(ref _weight, weight);
 
+    /// <summary>
+    /// How many waits for the next check have begun, counted once the wait's timer exists: a test on a fake
+    /// clock must not advance it before then (the timer would start from the advanced time).
+    /// </summary>
+    internal int Waits => Volatile.Read(ref _waits);
+
     /// <summary>Checks until cancelled; returns normally on cancellation.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -83,7 +90,9 @@ public sealed class CheckScheduler
             while (true)
             {
                 var next = await RunOnceAsync(cancellationToken).ConfigureAwait(false);
-                await Task.Delay(next, _time, cancellationToken).ConfigureAwait(false);
+                var wait = Task.Delay(next, _time, cancellationToken);
+                Interlocked.Increment(ref _waits);
+                await wait.ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -105,16 +105,17 @@ public class CheckSchedulerTests
         using var cts = new CancellationTokenSource();
         var run = s.RunAsync(cts.Token);
 
-        // Checks at 0 s, 3 s and 6 s: down after the third.
-        Assert.True(Eventually.WaitReal(() => checker.Runs == 1, TimeSpan.FromSeconds(5)));
+        // Checks at 0 s, 3 s and 6 s: down after the third. The clock moves only once the scheduler waits
+        // (its timer exists), else the wait would start from the advanced time.
+        Assert.True(Eventually.WaitReal(() => checker.Runs == 1 && s.Waits == 1, TimeSpan.FromSeconds(5)));
         time.Advance(TimeSpan.FromSeconds(3));
-        Assert.True(Eventually.WaitReal(() => checker.Runs == 2, TimeSpan.FromSeconds(5)));
+        Assert.True(Eventually.WaitReal(() => checker.Runs == 2 && s.Waits == 2, TimeSpan.FromSeconds(5)));
         Assert.True(s.IsUp);
         time.Advance(TimeSpan.FromSeconds(2.9));
         Thread.Sleep(20);
         Assert.Equal(2, checker.Runs);
         time.Advance(TimeSpan.FromSeconds(0.1));
-        Assert.True(Eventually.WaitReal(() => !s.IsUp, TimeSpan.FromSeconds(5)));
+        Assert.True(Eventually.WaitReal(() => !s.IsUp && s.Waits == 3, TimeSpan.FromSeconds(5)));
         Assert.Equal(3, checker.Runs);
 
         // Then one check per delay_loop.
