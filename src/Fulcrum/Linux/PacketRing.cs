@@ -6,8 +6,8 @@ using Fulcrum.Linux.Interop;
 namespace Fulcrum.Linux;
 
 /// <summary>
-/// An AF_PACKET socket bound to one interface (all EtherTypes) with a TPACKET_V3 RX ring and a TPACKET_V3
-/// TX ring in one shared mapping. One thread owns a ring: <see cref="Poll{THandler}"/>, <see cref="TrySend"/>
+/// An AF_PACKET socket bound to one interface (all EtherTypes) with an RX ring and a TX ring of one TPACKET
+/// version (V3 by default, V2 on request: <see cref="PacketRingVersion"/>) in one shared mapping. One thread owns a ring: <see cref="Poll{THandler}"/>, <see cref="TrySend"/>
 /// and <see cref="FlushTx"/> take no locks and allocate nothing. <see cref="ReadCounters"/> may be called
 /// from another thread.
 /// </summary>
@@ -23,9 +23,14 @@ public sealed unsafe class PacketRing : IFrameRing
     private byte* _map;
     private readonly nuint _mapLength;
 
+    private readonly bool _v2;
     private readonly int _blockSize;
     private readonly int _blockCount;
     private int _rxBlock;
+    private readonly int _rxFrameSize;
+    private readonly int _rxFramesPerBlock;
+    private readonly int _rxFrameCount;
+    private int _rxFrame;
 
     private readonly byte* _tx;
     private readonly int _txBlockSize;
@@ -33,6 +38,7 @@ public sealed unsafe class PacketRing : IFrameRing
     private readonly int _txFramesPerBlock;
     private readonly int _txFrameCount;
     private readonly int _txMaxFrame;
+    private readonly int _txDataOffset;
     private int _txHead;
     private bool _txPending;
 
@@ -51,13 +57,18 @@ public sealed unsafe class PacketRing : IFrameRing
         Validate(options);
         IfIndex = ifIndex;
         Options = options;
+        _v2 = options.Version == PacketRingVersion.V2;
         _blockSize = options.BlockSize;
         _blockCount = options.BlockCount;
+        _rxFrameSize = options.FrameSize;
+        _rxFramesPerBlock = _blockSize / _rxFrameSize;
+        _rxFrameCount = _rxFramesPerBlock * _blockCount;
         _txBlockSize = options.TxBlockSize;
         _txFrameSize = options.TxFrameSize;
         _txFramesPerBlock = _txBlockSize / _txFrameSize;
         _txFrameCount = options.TxFrameCount;
-        _txMaxFrame = _txFrameSize - Packet.TxDataOffset;
+        _txDataOffset = _v2 ? Packet.TxDataOffsetV2 : Packet.TxDataOffset;
+        _txMaxFrame = _txFrameSize - _txDataOffset;
 
         // Protocol 0: the socket receives nothing until bind() names the interface and ETH_P_ALL, so no frame
         // from another interface slips in before the rings exist.
@@ -71,7 +82,7 @@ public sealed unsafe class PacketRing : IFrameRing
         _fd = fd;
         try
         {
-            SetInt(Packet.SOL_PACKET, Packet.PACKET_VERSION, Packet.TPACKET_V3, "setsockopt(PACKET_VERSION, TPACKET_V3)");
+            SetInt(Packet.SOL_PACKET, Packet.PACKET_VERSION, _v2 ? Packet.TPACKET_V2 : Packet.TPACKET_V3, "setsockopt(PACKET_VERSION)");
             if (options.IgnoreOutgoing)
             {
                 SetInt(Packet.SOL_PACKET, Packet.PACKET_IGNORE_OUTGOING, 1, "setsockopt(PACKET_IGNORE_OUTGOING)");
@@ -97,9 +108,10 @@ public sealed unsafe class PacketRing : IFrameRing
                 tp_block_size = (uint)_blockSize,
                 tp_block_nr = (uint)_blockCount,
                 tp_frame_size = (uint)options.FrameSize,
-                tp_frame_nr = (uint)(_blockSize / options.FrameSize * _blockCount),
-                tp_retire_blk_tov = (uint)options.RetireBlockTimeoutMs,
+                tp_frame_nr = (uint)_rxFrameCount,
+                tp_retire_blk_tov = _v2 ? 0 : (uint)options.RetireBlockTimeoutMs,
             };
+            // A V2 socket reads only the first four fields (struct tpacket_req) of the same request.
             if (Libc.SetSockOpt(fd, Packet.SOL_PACKET, Packet.PACKET_RX_RING, &rx, (uint)sizeof(tpacket_req3)) != 0)
             {
                 Errno.Throw("setsockopt(PACKET_RX_RING)");
@@ -212,6 +224,11 @@ public sealed unsafe class PacketRing : IFrameRing
         where THandler : struct, IFrameHandler
     {
         ObjectDisposedException.ThrowIf(_map == null, this);
+        if (_v2)
+        {
+            return PollV2(ref handler, timeoutMs);
+        }
+
         if (!BlockReady(_rxBlock))
         {
             if (timeoutMs == 0 || !WaitReadable(timeoutMs) || !BlockReady(_rxBlock))
@@ -249,6 +266,38 @@ public sealed unsafe class PacketRing : IFrameRing
         return frames;
     }
 
+    /// <summary>TPACKET_V2: every ready frame slot, oldest first, at most one pass over the ring.</summary>
+    private int PollV2<THandler>(ref THandler handler, int timeoutMs)
+        where THandler : struct, IFrameHandler
+    {
+        if (!FrameReady(_rxFrame))
+        {
+            if (timeoutMs == 0 || !WaitReadable(timeoutMs) || !FrameReady(_rxFrame))
+            {
+                return 0;
+            }
+        }
+
+        int frames = 0;
+        for (; frames < _rxFrameCount && FrameReady(_rxFrame); frames++)
+        {
+            var h = (tpacket2_hdr*)RxFrame(_rxFrame);
+            try
+            {
+                var status = new FrameStatus(h->tp_status, h->tp_vlan_tci, h->tp_vlan_tpid, (int)h->tp_len);
+                handler.OnFrame(new Span<byte>((byte*)h + h->tp_mac, (int)h->tp_snaplen), status);
+            }
+            finally
+            {
+                Volatile.Write(ref h->tp_status, Packet.TP_STATUS_KERNEL);
+                _rxFrame = _rxFrame + 1 == _rxFrameCount ? 0 : _rxFrame + 1;
+            }
+        }
+
+        _rxFrames += frames;
+        return frames;
+    }
+
     /// <summary>
     /// Copies <paramref name="frame"/> (a whole Ethernet frame) into the next TX slot and marks it for
     /// sending. Returns false, counting why, when the ring is full or the frame does not fit a slot.
@@ -264,21 +313,32 @@ public sealed unsafe class PacketRing : IFrameRing
         }
 
         byte* slot = TxSlot(_txHead);
-        var h = (tpacket3_hdr*)slot;
+        ref uint txStatus = ref TxStatus(slot);
 
         // Free when neither SEND_REQUEST nor SENDING: tpacket_destruct_skb may OR timestamp bits into
         // TP_STATUS_AVAILABLE, and WRONG_FORMAT slots are reusable too.
-        if ((Volatile.Read(ref h->tp_status) & (Packet.TP_STATUS_SEND_REQUEST | Packet.TP_STATUS_SENDING)) != 0)
+        if ((Volatile.Read(ref txStatus) & (Packet.TP_STATUS_SEND_REQUEST | Packet.TP_STATUS_SENDING)) != 0)
         {
             _txRingFull++;
             return false;
         }
 
-        frame.CopyTo(new Span<byte>(slot + Packet.TxDataOffset, frame.Length));
-        h->tp_len = (uint)frame.Length;
-        h->tp_snaplen = (uint)frame.Length;
-        h->tp_next_offset = 0;
-        Volatile.Write(ref h->tp_status, Packet.TP_STATUS_SEND_REQUEST);
+        frame.CopyTo(new Span<byte>(slot + _txDataOffset, frame.Length));
+        if (_v2)
+        {
+            var h2 = (tpacket2_hdr*)slot;
+            h2->tp_len = (uint)frame.Length;
+            h2->tp_snaplen = (uint)frame.Length;
+        }
+        else
+        {
+            var h = (tpacket3_hdr*)slot;
+            h->tp_len = (uint)frame.Length;
+            h->tp_snaplen = (uint)frame.Length;
+            h->tp_next_offset = 0;
+        }
+
+        Volatile.Write(ref txStatus, Packet.TP_STATUS_SEND_REQUEST);
         _txHead = _txHead + 1 == _txFrameCount ? 0 : _txHead + 1;
         _txPending = true;
         _txFrames++;
@@ -381,6 +441,23 @@ public sealed unsafe class PacketRing : IFrameRing
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* RxFrame(int index)
+    {
+        int block = index / _rxFramesPerBlock;
+        int inBlock = index - (block * _rxFramesPerBlock);
+        return _map + ((nint)block * _blockSize) + ((nint)inBlock * _rxFrameSize);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool FrameReady(int index) =>
+        (Volatile.Read(ref ((tpacket2_hdr*)RxFrame(index))->tp_status) & Packet.TP_STATUS_USER) != 0;
+
+    /// <summary>A TX slot's status word: first in a tpacket2_hdr, sixth in a tpacket3_hdr.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref uint TxStatus(byte* slot) =>
+        ref _v2 ? ref ((tpacket2_hdr*)slot)->tp_status : ref ((tpacket3_hdr*)slot)->tp_status;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private byte* TxSlot(int index)
     {
         int block = index / _txFramesPerBlock;
@@ -392,8 +469,7 @@ public sealed unsafe class PacketRing : IFrameRing
     {
         // The slot before the head is the newest one queued; if the kernel took it, it took all before it.
         int newest = _txHead == 0 ? _txFrameCount - 1 : _txHead - 1;
-        var h = (tpacket3_hdr*)TxSlot(newest);
-        return (Volatile.Read(ref h->tp_status) & Packet.TP_STATUS_SEND_REQUEST) != 0;
+        return (Volatile.Read(ref TxStatus(TxSlot(newest))) & Packet.TP_STATUS_SEND_REQUEST) != 0;
     }
 
     private bool WaitReadable(int timeoutMs)

@@ -1,8 +1,28 @@
 namespace Fulcrum.Linux;
 
+/// <summary>The TPACKET version of a <see cref="PacketRing"/>'s RX and TX rings.</summary>
+public enum PacketRingVersion
+{
+    /// <summary>
+    /// TPACKET_V3: frames packed into blocks, the reader woken once per block (when it is full or its timer,
+    /// <see cref="PacketRingOptions.RetireBlockTimeoutMs"/>, fires). Few wake-ups: for a ring that sees every packet.
+    /// </summary>
+    V3,
+
+    /// <summary>
+    /// TPACKET_V2: one fixed-size slot per frame, the reader woken per frame (tpacket_rcv calls sk_data_ready
+    /// for V1/V2 only). No block timer in the way: for a ring that sees only the kernel tier's misses, where
+    /// each frame is a connection waiting for its SYN or handshake to be forwarded and latency is what counts.
+    /// </summary>
+    V2,
+}
+
 /// <summary>Geometry and socket options of a <see cref="PacketRing"/>. The defaults suit a 1500-byte MTU.</summary>
 public sealed record PacketRingOptions
 {
+    /// <summary>TPACKET_V3 (default) or TPACKET_V2; see <see cref="PacketRingVersion"/>.</summary>
+    public PacketRingVersion Version { get; init; } = PacketRingVersion.V3;
+
     /// <summary>
     /// RX block size in bytes (a multiple of the page size). TPACKET_V3 packs frames of any size into a
     /// block and hands the block over when it is full or its timer fires.
@@ -12,7 +32,10 @@ public sealed record PacketRingOptions
     /// <summary>RX blocks: 64 x 256 KiB = 16 MiB, about 10 000 full-size frames of slack.</summary>
     public int BlockCount { get; init; } = 64;
 
-    /// <summary>tp_frame_size of the RX ring: V3 only uses it to size tp_frame_nr; frames are packed.</summary>
+    /// <summary>
+    /// tp_frame_size of the RX ring: V3 only uses it to size tp_frame_nr (frames are packed); V2 gives every frame
+    /// a slot of this size, so a longer frame arrives truncated (its snap length below its length) and is dropped.
+    /// </summary>
     public int FrameSize { get; init; } = 2048;
 
     /// <summary>

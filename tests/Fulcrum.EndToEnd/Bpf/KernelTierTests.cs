@@ -71,7 +71,7 @@ public abstract class KernelTierTests
     public void Daemon_LogsTheChosenDriver()
     {
         Assert.Contains("kernel tier on eth0: ", _f.Director.Process.ReadLog(), StringComparison.Ordinal);
-        Assert.Contains($"Data path: AF_PACKET TPACKET_V3 + kernel tier ({_f.Driver})\n", _f.Director.Status().StdOut, StringComparison.Ordinal);
+        Assert.Contains($"Data path: AF_PACKET TPACKET_V2 + kernel tier ({_f.Driver})\n", _f.Director.Status().StdOut, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -24,10 +24,10 @@ public class StatusRendererTests
     [Fact]
     public void DataPath_ShownInTextAndJson_OnlyWhenKnown()
     {
-        var r = StatusFixtures.Report() with { DataPath = "AF_PACKET TPACKET_V3 + kernel tier (tc)" };
-        Assert.Contains("Interface: eth0, workers: 2\nData path: AF_PACKET TPACKET_V3 + kernel tier (tc)\n", StatusRenderer.Text(r), StringComparison.Ordinal);
+        var r = StatusFixtures.Report() with { DataPath = "AF_PACKET TPACKET_V2 + kernel tier (tc)" };
+        Assert.Contains("Interface: eth0, workers: 2\nData path: AF_PACKET TPACKET_V2 + kernel tier (tc)\n", StatusRenderer.Text(r), StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(StatusRenderer.Json(r));
-        Assert.Equal("AF_PACKET TPACKET_V3 + kernel tier (tc)", doc.RootElement.GetProperty("data_path").GetString());
+        Assert.Equal("AF_PACKET TPACKET_V2 + kernel tier (tc)", doc.RootElement.GetProperty("data_path").GetString());
 
         var unknown = StatusFixtures.Report();
         Assert.DoesNotContain("Data path:", StatusRenderer.Text(unknown), StringComparison.Ordinal);

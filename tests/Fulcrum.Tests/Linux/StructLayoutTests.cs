@@ -34,6 +34,8 @@ public class StructLayoutTests
             S(tpacket3_hdr) O(tpacket3_hdr, tp_next_offset) O(tpacket3_hdr, tp_sec) O(tpacket3_hdr, tp_nsec)
             O(tpacket3_hdr, tp_snaplen) O(tpacket3_hdr, tp_len) O(tpacket3_hdr, tp_status) O(tpacket3_hdr, tp_mac)
             O(tpacket3_hdr, tp_net) O(tpacket3_hdr, hv1) O(tpacket3_hdr, tp_padding)
+            S(tpacket2_hdr) O(tpacket2_hdr, tp_status) O(tpacket2_hdr, tp_len) O(tpacket2_hdr, tp_snaplen)
+            O(tpacket2_hdr, tp_mac) O(tpacket2_hdr, tp_net) O(tpacket2_hdr, tp_vlan_tci) O(tpacket2_hdr, tp_vlan_tpid)
             S(tpacket_bd_ts)
             S(tpacket_hdr_v1) O(tpacket_hdr_v1, block_status) O(tpacket_hdr_v1, num_pkts)
             O(tpacket_hdr_v1, offset_to_first_pkt) O(tpacket_hdr_v1, blk_len) O(tpacket_hdr_v1, seq_num)
@@ -53,6 +55,7 @@ public class StructLayoutTests
             S(sock_filter) O(sock_filter, code) O(sock_filter, jt) O(sock_filter, jf) O(sock_filter, k)
             S(sock_fprog) O(sock_fprog, len) O(sock_fprog, filter)
             printf("TPACKET3_HDRLEN %zu\n", (size_t)TPACKET3_HDRLEN);
+            printf("TPACKET2_HDRLEN %zu\n", (size_t)TPACKET2_HDRLEN);
             printf("sockaddr_ll.size %zu\n", sizeof(struct sockaddr_ll));
             return 0;
         }
@@ -151,6 +154,15 @@ public class StructLayoutTests
         { "sock_fprog.len", Off<sock_fprog>(nameof(sock_fprog.len)) },
         { "sock_fprog.filter", Off<sock_fprog>(nameof(sock_fprog.filter)) },
         { "TPACKET3_HDRLEN", Packet.TxDataOffset + Unsafe.SizeOf<sockaddr_ll>() },
+        { "TPACKET2_HDRLEN", Packet.TxDataOffsetV2 + Unsafe.SizeOf<sockaddr_ll>() },
+        { "tpacket2_hdr", Unsafe.SizeOf<tpacket2_hdr>() },
+        { "tpacket2_hdr.tp_status", Off<tpacket2_hdr>(nameof(tpacket2_hdr.tp_status)) },
+        { "tpacket2_hdr.tp_len", Off<tpacket2_hdr>(nameof(tpacket2_hdr.tp_len)) },
+        { "tpacket2_hdr.tp_snaplen", Off<tpacket2_hdr>(nameof(tpacket2_hdr.tp_snaplen)) },
+        { "tpacket2_hdr.tp_mac", Off<tpacket2_hdr>(nameof(tpacket2_hdr.tp_mac)) },
+        { "tpacket2_hdr.tp_net", Off<tpacket2_hdr>(nameof(tpacket2_hdr.tp_net)) },
+        { "tpacket2_hdr.tp_vlan_tci", Off<tpacket2_hdr>(nameof(tpacket2_hdr.tp_vlan_tci)) },
+        { "tpacket2_hdr.tp_vlan_tpid", Off<tpacket2_hdr>(nameof(tpacket2_hdr.tp_vlan_tpid)) },
     };
 
     [Theory]

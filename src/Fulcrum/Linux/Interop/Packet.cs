@@ -21,6 +21,7 @@ internal static class Packet
     internal const int PACKET_FANOUT_DATA = 22;
     internal const int PACKET_IGNORE_OUTGOING = 23;
 
+    internal const int TPACKET_V2 = 1;
     internal const int TPACKET_V3 = 2;
 
     internal const int PACKET_FANOUT_HASH = 0;
@@ -59,6 +60,25 @@ internal static class Packet
     /// po->tp_hdrlen - sizeof(struct sockaddr_ll), i.e. TPACKET_ALIGN(sizeof(struct tpacket3_hdr)).
     /// </summary>
     internal static unsafe int TxDataOffset => TPACKET_ALIGN(sizeof(tpacket3_hdr));
+
+    /// <summary>The same for a TPACKET_V2 socket: TPACKET_ALIGN(sizeof(struct tpacket2_hdr)).</summary>
+    internal static unsafe int TxDataOffsetV2 => TPACKET_ALIGN(sizeof(tpacket2_hdr));
+}
+
+/// <summary>struct tpacket2_hdr: the header in front of each frame slot of a TPACKET_V2 ring (RX and TX).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct tpacket2_hdr
+{
+    public uint tp_status;
+    public uint tp_len;
+    public uint tp_snaplen;
+    public ushort tp_mac;
+    public ushort tp_net;
+    public uint tp_sec;
+    public uint tp_nsec;
+    public ushort tp_vlan_tci;
+    public ushort tp_vlan_tpid;
+    public fixed byte tp_padding[4];
 }
 
 /// <summary>struct tpacket_req3: geometry of a TPACKET_V3 ring.</summary>
