@@ -102,7 +102,7 @@ public sealed class Balancer
             {
                 // Its timer only moves when the sweep folds the kernel's last-seen in: do that first.
                 if (FastPath!.TryRead(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
-                    Fold(ref c, k, snapshot, nowMs);
+                    FoldKernel(index, k, snapshot, nowMs);
             }
             if (c.ExpiresMs <= nowMs)
             {
@@ -222,6 +222,17 @@ public sealed class Balancer
     private RealServer Forward(int index, bool tcp, byte flags, bool v6, int ipLength, ServiceSnapshot snapshot, IConnectionSync? sync, long nowMs)
     {
         ref var c = ref _conns.At(index);
+        if (tcp && (c.Flags & ConnectionFlags.InKernel) != 0)
+        {
+            // A FIN takes any kernel-held connection out of SYN_RECV and ESTABLISHED: take it back now (one map
+            // call that also returns the last counts). Held in SYN_RECV, its handshake's ACK may have passed in
+            // the kernel: the fold learns that (SYN_RECV -> ESTABLISHED) before this FIN, RST or SYN moves it on.
+            if ((flags & TcpStateMachine.Fin) != 0)
+                Unload(index, snapshot, nowMs, publish: false);
+            else if (c.State == IpvsTcpState.SynRecv &&
+                     FastPath!.TryRead(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
+                FoldKernel(index, k, snapshot, nowMs, publish: false);
+        }
         if (tcp)
             SetTcpState(ref c, flags, snapshot, nowMs);
         else
@@ -232,7 +243,7 @@ public sealed class Balancer
         CountIn(dest, c.Service!, ipLength);
         // The kernel tier's map is keyed by IPv4 addresses; IPv6 flows stay on the C# path.
         if (FastPath is not null && !v6)
-            SyncKernel(ref c, tcp, snapshot, nowMs);
+            SyncKernel(index, tcp, snapshot, nowMs);
         return dest;
     }
 
@@ -412,19 +423,27 @@ public sealed class Balancer
     }
 
     /// <summary>
-    /// Hands an ESTABLISHED TCP connection (or a UDP one, after its first datagram) to the kernel tier and
-    /// takes it back when it leaves ESTABLISHED. The kernel sends every SYN, FIN and RST up, and in the
-    /// INPUT-ONLY table only those move a connection out of ESTABLISHED, so the state machine stays exact.
+    /// Hands a TCP connection to the kernel tier from its SYN (SYN_RECV) and through ESTABLISHED, a UDP one after
+    /// its first datagram, and takes it back when it leaves those states. The kernel forwards only segments
+    /// without SYN, FIN and RST; in the INPUT-ONLY rows of ip_vs_proto_tcp.c such a segment moves SYN_RECV to
+    /// ESTABLISHED and leaves ESTABLISHED as it is, so a kernel-held connection that forwarded anything is
+    /// ESTABLISHED (<see cref="FoldKernel"/> applies it), and every other move comes up here as a SYN, FIN or
+    /// RST. Holding it from the SYN spares the handshake's ACK and the request behind it a trip through this
+    /// tier. While drop_entry defends against a SYN flood, or secure_tcp changes the table, a connection goes to
+    /// the kernel only once ESTABLISHED, so spoofed SYNs cost no map entries.
     /// </summary>
-    private void SyncKernel(ref Connection c, bool tcp, ServiceSnapshot snapshot, long nowMs)
+    private void SyncKernel(int index, bool tcp, ServiceSnapshot snapshot, long nowMs)
     {
-        bool want = (!tcp || c.State == IpvsTcpState.Established) && c.Dest!.Mac != 0;
+        ref var c = ref _conns.At(index);
+        bool want = (!tcp || c.State == IpvsTcpState.Established ||
+                     (c.State == IpvsTcpState.SynRecv && !_defense.DropEntryActive && !_defense.SecureTcpActive))
+                    && c.Dest!.Mac != 0;
         bool has = (c.Flags & ConnectionFlags.InKernel) != 0;
         if (want == has)
             return;
         if (!want)
         {
-            Unload(ref c, snapshot, nowMs);
+            Unload(index, snapshot, nowMs);
         }
         else if (FastPath!.Install(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.Dest!.Mac))
         {
@@ -435,20 +454,24 @@ public sealed class Balancer
     }
 
     /// <summary>Removes the connection's kernel entry and folds its last counts in.</summary>
-    private void Unload(ref Connection c, ServiceSnapshot snapshot, long nowMs)
+    private void Unload(int index, ServiceSnapshot snapshot, long nowMs, bool publish = true)
     {
+        ref var c = ref _conns.At(index);
         if (FastPath!.Remove(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
-            Fold(ref c, k, snapshot, nowMs);
+            FoldKernel(index, k, snapshot, nowMs, publish);
         c.Flags &= ~ConnectionFlags.InKernel;
     }
 
     /// <summary>
     /// Adds what the kernel forwarded since the last fold to the counters (ip_vs_in_stats, only while the dest
     /// is available) and restarts the connection's timer from its last kernel-forwarded packet, as each
-    /// packet through ip_vs_in would have.
+    /// packet through ip_vs_in would have. A TCP connection still in SYN_RECV that forwarded anything saw its
+    /// handshake's ACK there: it becomes ESTABLISHED (the ACK row of the state table), and a MASTER syncs it
+    /// unless <paramref name="publish"/> is false (the caller forwards a packet of it next and syncs then).
     /// </summary>
-    private void Fold(ref Connection c, in KernelFlowCounters k, ServiceSnapshot snapshot, long nowMs)
+    private void FoldKernel(int index, in KernelFlowCounters k, ServiceSnapshot snapshot, long nowMs, bool publish = true)
     {
+        ref var c = ref _conns.At(index);
         long packets = k.Packets - c.KernelPackets;
         if (packets <= 0)
             return;
@@ -466,7 +489,15 @@ public sealed class Balancer
             sc.InBytes += bytes;
         }
 
-        long timeout = c.Protocol == (byte)IpProtocol.Tcp ? snapshot.TcpTimeoutMs(c.State) : snapshot.UdpTimeoutMs;
+        bool tcp = c.Protocol == (byte)IpProtocol.Tcp;
+        if (tcp && c.State == IpvsTcpState.SynRecv)
+        {
+            SetTcpState(ref c, TcpStateMachine.Ack, snapshot, nowMs);
+            if (publish && _table.Sync is { IsMaster: true } sync)
+                SyncConnection(sync, index, snapshot);
+        }
+
+        long timeout = tcp ? snapshot.TcpTimeoutMs(c.State) : snapshot.UdpTimeoutMs;
         long expires = nowMs - Math.Max(0, k.IdleMs) + timeout;
         if (expires > c.ExpiresMs)
             c.ExpiresMs = expires;
@@ -616,7 +647,7 @@ public sealed class Balancer
             {
                 // The kernel forwarded its packets: fold counters and last-seen in before judging its timer.
                 if (FastPath!.TryRead(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
-                    Fold(ref c, k, snapshot, nowMs);
+                    FoldKernel(_cursor, k, snapshot, nowMs);
                 else
                     c.Flags &= ~ConnectionFlags.InKernel; // gone from the map (deleted outside): C# forwards it again
             }
@@ -767,7 +798,7 @@ public sealed class Balancer
     {
         ref var c = ref _conns.At(index);
         if ((c.Flags & ConnectionFlags.InKernel) != 0)
-            Unload(ref c, _table.Snapshot, _table.NowMs);
+            Unload(index, _table.Snapshot, _table.NowMs);
         var dest = c.Dest!;
         ref var dc = ref dest.Counters.Slot(Index);
         if ((c.Flags & ConnectionFlags.Template) != 0)

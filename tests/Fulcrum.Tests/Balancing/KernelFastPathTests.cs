@@ -60,7 +60,7 @@ public class KernelFastPathTests
 
         var dest = w.Open(t, 40000);
         dest.Mac = Rs1Mac;
-        Assert.Empty(map.Entries); // SYN_RECV stays in C#: the ACK that establishes it must be seen
+        Assert.Empty(map.Entries); // the MAC was unknown at the SYN: the ACK that establishes it installs it
         w.Send(t, Tcp(40000, Ack), out _, out _);
         Assert.Equal(Rs1Mac, Assert.Single(map.Entries).Value.Mac);
 
@@ -139,5 +139,89 @@ public class KernelFastPathTests
         w.Open(t, 40002);
         w.Send(t, Tcp(40002, Ack), out _, out _);
         Assert.Equal(0, map.Installs);
+    }
+
+    /// <summary>A worker with the tier whose real server's MAC is known (an earlier connection, before the tier, took rs1).</summary>
+    private (IpvsTable Table, Balancer Worker, FakeMap Map) WarmTcp(DefenseSettings? defense = null)
+    {
+        var t = new IpvsTable(_time, 1, 1024, defense);
+        Assert.Equal(IpvsErrno.Ok, t.AddService(new ServiceSpec(Tcp80, "rr")));
+        Assert.Equal(IpvsErrno.Ok, t.AddDest(Tcp80, new DestSpec(Rs1, 80, ForwardingMethod.DirectRoute, 1)));
+        var w = t.CreateWorker(0);
+        w.Open(t, 39999).Mac = Rs1Mac;
+        var map = new FakeMap();
+        w.FastPath = map;
+        return (t, w, map);
+    }
+
+    private static string State(IpvsTable t, ushort clientPort) =>
+        t.GetConnections().Single(c => c.ClientPort == clientPort).State;
+
+    [Fact]
+    public void Tcp_HeldFromItsSyn_HandshakeAckInTheKernel_SweepMakesItEstablished()
+    {
+        var (t, w, map) = WarmTcp();
+        w.Open(t, 40010);
+        Assert.Single(map.Entries); // held from the SYN: the handshake's ACK and the request stay in the kernel
+        Assert.Equal("SYN_RECV", State(t, 40010));
+
+        map.Forward(6, 40010, 80, 52, 1); // the handshake's ACK
+        map.Forward(6, 40010, 80, 300, 1); // the request
+        Assert.Equal(0, w.Expire(t.NowMs, 1024));
+        Assert.Equal("ESTABLISHED", State(t, 40010));
+        var d = t.Dest(Tcp80, Rs1);
+        Assert.Equal(4UL, d.Stats.InPackets); // two SYNs in C#, two segments in the kernel
+        Assert.Equal(2u, d.ActiveConns);
+
+        w.Send(t, Tcp(40010, Fin | Ack), out _, out _);
+        Assert.Equal("FIN_WAIT", State(t, 40010));
+        Assert.Empty(map.Entries); // FIN_WAIT is C#'s again (39999's was never installed)
+        Assert.Equal(1, map.Removes);
+    }
+
+    [Fact]
+    public void Tcp_FinBeforeAnySweep_LearnsTheKernelsAckFirst()
+    {
+        var (t, w, map) = WarmTcp();
+        w.Open(t, 40011);
+        map.Forward(6, 40011, 80, 52, 2);
+        // Without the fold this FIN would meet SYN_RECV and go to TIME_WAIT; IPVS saw the ACK: ESTABLISHED -> FIN_WAIT.
+        w.Send(t, Tcp(40011, Fin | Ack), out var verdict, out _);
+        Assert.Equal(BalanceVerdict.Forward, verdict);
+        Assert.Equal("FIN_WAIT", State(t, 40011));
+        Assert.Equal(5UL, t.Dest(Tcp80, Rs1).Stats.InPackets);
+    }
+
+    [Fact]
+    public void Tcp_FinInSynRecv_NothingForwardedByTheKernel_TimeWaitAsIpvs()
+    {
+        var (t, w, map) = WarmTcp();
+        w.Open(t, 40012);
+        w.Send(t, Tcp(40012, Fin), out _, out _);
+        Assert.Equal("TIME_WAIT", State(t, 40012));
+        Assert.Empty(map.Entries);
+    }
+
+    [Fact]
+    public void Tcp_RstInSynRecv_StaysInTheKernel()
+    {
+        var (t, w, map) = WarmTcp();
+        w.Open(t, 40013);
+        w.Send(t, Tcp(40013, Rst), out _, out _);
+        Assert.Equal("SYN_RECV", State(t, 40013)); // the INPUT-ONLY rst row keeps SYN_RECV
+        Assert.Single(map.Entries);
+        Assert.Equal(0, map.Removes);
+    }
+
+    [Fact]
+    public void Tcp_DropEntryDefending_SynStaysInCSharp_AckInstalls()
+    {
+        var (t, w, map) = WarmTcp(new DefenseSettings { DropEntry = 3 });
+        Assert.True(t.Defense.DropEntryActive);
+        w.Open(t, 40014);
+        Assert.Empty(map.Entries); // spoofed SYNs must not cost map entries
+        w.Send(t, Tcp(40014, Ack), out _, out _);
+        Assert.Single(map.Entries);
+        Assert.Equal("ESTABLISHED", State(t, 40014));
     }
 }
