@@ -222,17 +222,11 @@ public sealed class Balancer
     private RealServer Forward(int index, bool tcp, byte flags, bool v6, int ipLength, ServiceSnapshot snapshot, IConnectionSync? sync, long nowMs)
     {
         ref var c = ref _conns.At(index);
+        // A segment of a kernel-held connection up here is a SYN or RST (or one that raced its entry): take the
+        // entry back first, with the state the kernel's segments moved it to, and run this one from there;
+        // SyncKernel below hands it back if it stays in SYN_RECV or ESTABLISHED.
         if (tcp && (c.Flags & ConnectionFlags.InKernel) != 0)
-        {
-            // A FIN takes any kernel-held connection out of SYN_RECV and ESTABLISHED: take it back now (one map
-            // call that also returns the last counts). Held in SYN_RECV, its handshake's ACK may have passed in
-            // the kernel: the fold learns that (SYN_RECV -> ESTABLISHED) before this FIN, RST or SYN moves it on.
-            if ((flags & TcpStateMachine.Fin) != 0)
-                Unload(index, snapshot, nowMs, publish: false);
-            else if (c.State == IpvsTcpState.SynRecv &&
-                     FastPath!.TryRead(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
-                FoldKernel(index, k, snapshot, nowMs, publish: false);
-        }
+            Unload(index, snapshot, nowMs, publish: false);
         if (tcp)
             SetTcpState(ref c, flags, snapshot, nowMs);
         else
@@ -423,21 +417,19 @@ public sealed class Balancer
     }
 
     /// <summary>
-    /// Hands a TCP connection to the kernel tier from its SYN (SYN_RECV) and through ESTABLISHED, a UDP one after
-    /// its first datagram, and takes it back when it leaves those states. The kernel forwards only segments
-    /// without SYN, FIN and RST; in the INPUT-ONLY rows of ip_vs_proto_tcp.c such a segment moves SYN_RECV to
-    /// ESTABLISHED and leaves ESTABLISHED as it is, so a kernel-held connection that forwarded anything is
-    /// ESTABLISHED (<see cref="FoldKernel"/> applies it), and every other move comes up here as a SYN, FIN or
-    /// RST. Holding it from the SYN spares the handshake's ACK and the request behind it a trip through this
-    /// tier. While drop_entry defends against a SYN flood, or secure_tcp changes the table, a connection goes to
-    /// the kernel only once ESTABLISHED, so spoofed SYNs cost no map entries.
+    /// Hands a TCP connection to the kernel tier from its SYN (SYN_RECV) or once ESTABLISHED, a UDP one after its
+    /// first datagram. The kernel forwards the TCP segments without SYN and RST and moves the entry's state along
+    /// the INPUT-ONLY ack and fin rows of ip_vs_proto_tcp.c as ip_vs_in would; SYNs and RSTs come up here
+    /// (Forward takes the entry back first). The sweep folds the kernel's state in and takes a connection back
+    /// once it has left SYN_RECV and ESTABLISHED (a FIN), so the map holds live connections only and the rest of
+    /// a closing one is forwarded here. Holding it from the SYN spares the handshake's ACK, the request and the
+    /// FIN a trip through this tier. While drop_entry defends against a SYN flood, or secure_tcp switches to the
+    /// other table, a connection goes to the kernel only once ESTABLISHED, so spoofed SYNs cost no map entries.
     /// </summary>
     private void SyncKernel(int index, bool tcp, ServiceSnapshot snapshot, long nowMs)
     {
         ref var c = ref _conns.At(index);
-        bool want = (!tcp || c.State == IpvsTcpState.Established ||
-                     (c.State == IpvsTcpState.SynRecv && !_defense.DropEntryActive && !_defense.SecureTcpActive))
-                    && c.Dest!.Mac != 0;
+        bool want = (!tcp || IsKernelHeld(c.State)) && c.Dest!.Mac != 0;
         bool has = (c.Flags & ConnectionFlags.InKernel) != 0;
         if (want == has)
             return;
@@ -445,7 +437,7 @@ public sealed class Balancer
         {
             Unload(index, snapshot, nowMs);
         }
-        else if (FastPath!.Install(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.Dest!.Mac))
+        else if (FastPath!.Install(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.Dest!.Mac, tcp ? c.State : IpvsTcpState.None))
         {
             c.Flags |= ConnectionFlags.InKernel;
             c.KernelPackets = 0;
@@ -453,7 +445,12 @@ public sealed class Balancer
         }
     }
 
-    /// <summary>Removes the connection's kernel entry and folds its last counts in.</summary>
+    /// <summary>The TCP states in which a connection is handed to (or left with) the kernel tier.</summary>
+    private bool IsKernelHeld(IpvsTcpState state) =>
+        state == IpvsTcpState.Established ||
+        (state == IpvsTcpState.SynRecv && !_defense.DropEntryActive && !_defense.SecureTcpActive);
+
+    /// <summary>Removes the connection's kernel entry and folds its last counts and state in.</summary>
     private void Unload(int index, ServiceSnapshot snapshot, long nowMs, bool publish = true)
     {
         ref var c = ref _conns.At(index);
@@ -464,10 +461,10 @@ public sealed class Balancer
 
     /// <summary>
     /// Adds what the kernel forwarded since the last fold to the counters (ip_vs_in_stats, only while the dest
-    /// is available) and restarts the connection's timer from its last kernel-forwarded packet, as each
-    /// packet through ip_vs_in would have. A TCP connection still in SYN_RECV that forwarded anything saw its
-    /// handshake's ACK there: it becomes ESTABLISHED (the ACK row of the state table), and a MASTER syncs it
-    /// unless <paramref name="publish"/> is false (the caller forwards a packet of it next and syncs then).
+    /// is available), takes over the TCP state its segments moved the connection to (with ActiveConn/InActConn
+    /// as set_tcp_state counts them; a MASTER syncs the change unless <paramref name="publish"/> is false because
+    /// the caller forwards a packet of it next) and restarts the timer from its last kernel-forwarded packet, as
+    /// each packet through ip_vs_in would have.
     /// </summary>
     private void FoldKernel(int index, in KernelFlowCounters k, ServiceSnapshot snapshot, long nowMs, bool publish = true)
     {
@@ -490,17 +487,16 @@ public sealed class Balancer
         }
 
         bool tcp = c.Protocol == (byte)IpProtocol.Tcp;
-        if (tcp && c.State == IpvsTcpState.SynRecv)
-        {
-            SetTcpState(ref c, TcpStateMachine.Ack, snapshot, nowMs);
-            if (publish && _table.Sync is { IsMaster: true } sync)
-                SyncConnection(sync, index, snapshot);
-        }
-
+        bool moved = tcp && k.State != c.State && (int)k.State < TcpStateMachine.StateCount;
+        if (moved)
+            MoveTo(ref c, k.State);
         long timeout = tcp ? snapshot.TcpTimeoutMs(c.State) : snapshot.UdpTimeoutMs;
         long expires = nowMs - Math.Max(0, k.IdleMs) + timeout;
-        if (expires > c.ExpiresMs)
+        // A new state's timer runs from the segment that moved it (the last one, at the latest).
+        if (moved || expires > c.ExpiresMs)
             c.ExpiresMs = expires;
+        if (moved && publish && _table.Sync is { IsMaster: true } sync)
+            SyncConnection(sync, index, snapshot);
     }
 
     private RealServer? Schedule(VirtualService svc, in ParsedPacket packet, long nowMs)
@@ -646,10 +642,15 @@ public sealed class Balancer
             if ((c.Flags & ConnectionFlags.InKernel) != 0)
             {
                 // The kernel forwarded its packets: fold counters and last-seen in before judging its timer.
-                if (FastPath!.TryRead(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
-                    FoldKernel(_cursor, k, snapshot, nowMs);
-                else
+                if (!FastPath!.TryRead(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
                     c.Flags &= ~ConnectionFlags.InKernel; // gone from the map (deleted outside): C# forwards it again
+                else
+                {
+                    FoldKernel(_cursor, k, snapshot, nowMs);
+                    // A FIN in the kernel moved it out of SYN_RECV/ESTABLISHED: the rest of it is forwarded here.
+                    if (c.Protocol == (byte)IpProtocol.Tcp && !IsKernelHeld(c.State))
+                        Unload(_cursor, snapshot, nowMs);
+                }
             }
             if ((c.Flags & ConnectionFlags.InUse) != 0 && c.ExpiresMs <= nowMs)
             {
@@ -759,25 +760,30 @@ public sealed class Balancer
     {
         var next = TcpStateMachine.Next(c.State, flags, (c.Flags & ConnectionFlags.NoOutput) != 0, _defense.SecureTcpActive);
         if (next != c.State)
-        {
-            ref var dc = ref c.Dest!.Counters.Slot(Index);
-            bool inactive = (c.Flags & ConnectionFlags.Inactive) != 0;
-            bool active = TcpStateMachine.IsActive(next);
-            if (!inactive && !active)
-            {
-                dc.ActiveConns--;
-                dc.InactiveConns++;
-                c.Flags |= ConnectionFlags.Inactive;
-            }
-            else if (inactive && active)
-            {
-                dc.ActiveConns++;
-                dc.InactiveConns--;
-                c.Flags &= ~ConnectionFlags.Inactive;
-            }
-            c.State = next;
-        }
+            MoveTo(ref c, next);
         c.ExpiresMs = nowMs + snapshot.TcpTimeoutMs(next);
+    }
+
+    /// <summary>set_tcp_state's bookkeeping: moves the connection to <paramref name="next"/>, between ActiveConn and InActConn as needed.</summary>
+    private void MoveTo(ref Connection c, IpvsTcpState next)
+    {
+        ref var dc = ref c.Dest!.Counters.Slot(Index);
+        bool inactive = (c.Flags & ConnectionFlags.Inactive) != 0;
+        bool active = TcpStateMachine.IsActive(next);
+        if (!inactive && !active)
+        {
+            dc.ActiveConns--;
+            dc.InactiveConns++;
+            c.Flags |= ConnectionFlags.Inactive;
+        }
+        else if (inactive && active)
+        {
+            dc.ActiveConns++;
+            dc.InactiveConns--;
+            c.Flags &= ~ConnectionFlags.Inactive;
+        }
+
+        c.State = next;
     }
 
     /// <summary>ip_vs_in_stats: only while the dest is still linked to its service (IP_VS_DEST_F_AVAILABLE).</summary>

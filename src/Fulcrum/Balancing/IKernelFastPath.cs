@@ -2,21 +2,25 @@ namespace Fulcrum.Balancing;
 
 /// <summary>
 /// What the kernel tier forwarded for one connection since it was installed: packets, bytes (IP length,
-/// as ip_vs_in_stats counts) and how long ago its last packet passed (-1 when none did).
+/// as ip_vs_in_stats counts), how long ago its last packet passed (-1 when none did) and, for TCP, the IPVS
+/// state its forwarded segments moved it to.
 /// </summary>
-public readonly record struct KernelFlowCounters(long Packets, long Bytes, long IdleMs);
+public readonly record struct KernelFlowCounters(long Packets, long Bytes, long IdleMs, IpvsTcpState State = IpvsTcpState.None);
 
 /// <summary>
 /// A kernel fast path that forwards established connections without the C# data plane (design.md, "Tiers,
-/// one semantics"). The <see cref="Balancer"/> calls it from its worker thread: <see cref="Install"/> when a
-/// TCP connection becomes ESTABLISHED or a UDP connection has seen its first packet, <see cref="Remove"/>
-/// when it leaves ESTABLISHED, expires or is removed, and <see cref="TryRead"/> to fold counters and the
-/// last-seen time back into the connection table. Keys are host order, as in the connection table.
+/// one semantics"). The <see cref="Balancer"/> calls it from its worker thread: <see cref="Install"/> at a
+/// TCP connection's SYN (or once ESTABLISHED) or a UDP connection's first packet, <see cref="Remove"/>
+/// when it leaves SYN_RECV and ESTABLISHED, expires or is removed, and <see cref="TryRead"/> to fold counters,
+/// state and the last-seen time back into the connection table. Keys are host order, as in the connection table.
 /// </summary>
 public interface IKernelFastPath
 {
-    /// <summary>Forwards the connection's packets to <paramref name="destMac"/> from now on; false when the kernel refused.</summary>
-    bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac);
+    /// <summary>
+    /// Forwards the connection's packets to <paramref name="destMac"/> from now on, a TCP one from <paramref name="state"/>
+    /// (the kernel moves it along the INPUT-ONLY ack and fin rows); false when the kernel refused.
+    /// </summary>
+    bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state);
 
     /// <summary>What the kernel forwarded for the connection since <see cref="Install"/>; false when it holds no entry.</summary>
     bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters);

@@ -104,20 +104,20 @@ internal sealed partial class KernelTierHost : IDisposable
 
         public FastPath(KernelTier tier) => _tier = tier;
 
-        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac) =>
-            _tier.Install(protocol, client, clientPort, vip, vport, destMac);
+        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state) =>
+            _tier.Install(protocol, client, clientPort, vip, vport, destMac, (byte)state);
 
         public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
         {
-            bool found = _tier.TryRead(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle);
-            counters = new KernelFlowCounters(p, b, idle);
+            bool found = _tier.TryRead(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle, out byte state);
+            counters = new KernelFlowCounters(p, b, idle, (IpvsTcpState)state);
             return found;
         }
 
         public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
         {
-            bool found = _tier.Remove(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle);
-            counters = new KernelFlowCounters(p, b, idle);
+            bool found = _tier.Remove(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle, out byte state);
+            counters = new KernelFlowCounters(p, b, idle, (IpvsTcpState)state);
             return found;
         }
     }

@@ -56,38 +56,68 @@ public sealed class KernelProgramTests : IDisposable
         Assert.Equal(RealServerMac, EthernetFrame.ReadMac(_out));
         Assert.Equal(DirectorMac, EthernetFrame.ReadMac(_out.AsSpan(6)));
         Assert.True(frame.AsSpan(12).SequenceEqual(_out.AsSpan(12, n - 12)));
-        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40000, Vip, 53, out long packets, out long bytes, out _));
+        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40000, Vip, 53, out long packets, out long bytes, out _, out _));
         Assert.Equal(1, packets);
         Assert.Equal(frame.Length - EthernetFrame.HeaderLength, bytes);
     }
 
+    // IP_VS_TCP_S_* (the C# IpvsTcpState), as the program stores them.
+    private const byte SynRecv = 3, Established = 1, FinWait = 4, TimeWait = 5;
+
     [Theory]
     [InlineData("fulcrum_tc", TcActRedirect)]
     [InlineData("fulcrum_xdp", XdpTx)]
-    public void InstalledTcpFlow_AnAck_IsForwarded(string program, uint forwarded)
+    public void TcpFlowHeldFromItsSyn_TheHandshakesAck_IsForwarded_AndEstablishesIt(string program, uint forwarded)
     {
-        Assert.True(_tier.Install(IpProtocols.Tcp, Client, 40001, Vip, 80, RealServerMac));
-        _tier.TestRun(program, Tcp(40001, TcpFlags.Ack | TcpFlags.Psh), _out, 1, out uint verdict, out _);
+        Assert.True(_tier.Install(IpProtocols.Tcp, Client, 40001, Vip, 80, RealServerMac, SynRecv));
+        _tier.TestRun(program, Tcp(40001, TcpFlags.Ack), _out, 1, out uint verdict, out _);
         Assert.Equal(forwarded, verdict);
         Assert.Equal(RealServerMac, EthernetFrame.ReadMac(_out));
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40001, Vip, 80, out long packets, out _, out _, out byte state));
+        Assert.Equal((1, Established), (packets, state));
+
+        // A segment with neither ACK nor FIN (tcp_state_idx -1) moves nothing.
+        _tier.TestRun(program, Tcp(40001, TcpFlags.Psh), _out, 1, out verdict, out _);
+        Assert.Equal(forwarded, verdict);
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40001, Vip, 80, out packets, out _, out _, out state));
+        Assert.Equal((2, Established), (packets, state));
+    }
+
+    [Theory]
+    [InlineData("fulcrum_tc", TcActRedirect, Established, FinWait)]
+    [InlineData("fulcrum_xdp", XdpTx, Established, FinWait)]
+    [InlineData("fulcrum_tc", TcActRedirect, SynRecv, TimeWait)]
+    [InlineData("fulcrum_xdp", XdpTx, SynRecv, TimeWait)]
+    public void TcpFin_IsForwarded_AndMovesTheStateAlongTheFinRow(string program, uint forwarded, byte from, byte to)
+    {
+        Assert.True(_tier.Install(IpProtocols.Tcp, Client, 40006, Vip, 80, RealServerMac, from));
+        _tier.TestRun(program, Tcp(40006, TcpFlags.Fin | TcpFlags.Ack), _out, 1, out uint verdict, out _);
+        Assert.Equal(forwarded, verdict);
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40006, Vip, 80, out long packets, out _, out _, out byte state));
+        Assert.Equal((1, to), (packets, state));
+
+        // The ACK row keeps FIN_WAIT and TIME_WAIT as they are.
+        _tier.TestRun(program, Tcp(40006, TcpFlags.Ack), _out, 1, out verdict, out _);
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40006, Vip, 80, out _, out _, out _, out state));
+        Assert.Equal(to, state);
     }
 
     [Theory]
     [InlineData("fulcrum_tc", TcActOk, TcpFlags.Syn)]
-    [InlineData("fulcrum_tc", TcActOk, TcpFlags.Fin | TcpFlags.Ack)]
     [InlineData("fulcrum_tc", TcActOk, TcpFlags.Rst)]
+    [InlineData("fulcrum_tc", TcActOk, TcpFlags.Rst | TcpFlags.Ack)]
     [InlineData("fulcrum_xdp", XdpPass, TcpFlags.Syn)]
-    [InlineData("fulcrum_xdp", XdpPass, TcpFlags.Fin | TcpFlags.Ack)]
     [InlineData("fulcrum_xdp", XdpPass, TcpFlags.Rst)]
-    public void InstalledTcpFlow_SynFinRst_GoUpForTheStateMachine_Unchanged(string program, uint up, byte flags)
+    [InlineData("fulcrum_xdp", XdpPass, TcpFlags.Rst | TcpFlags.Ack)]
+    public void InstalledTcpFlow_SynRst_GoUpForTheStateMachine_Unchanged(string program, uint up, byte flags)
     {
-        Assert.True(_tier.Install(IpProtocols.Tcp, Client, 40002, Vip, 80, RealServerMac));
+        Assert.True(_tier.Install(IpProtocols.Tcp, Client, 40002, Vip, 80, RealServerMac, Established));
         var frame = Tcp(40002, flags);
         int n = _tier.TestRun(program, frame, _out, 1, out uint verdict, out _);
         Assert.Equal(up, verdict);
         Assert.True(frame.AsSpan().SequenceEqual(_out.AsSpan(0, n)));
-        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40002, Vip, 80, out long packets, out _, out _));
-        Assert.Equal(0, packets);
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40002, Vip, 80, out long packets, out _, out _, out byte state));
+        Assert.Equal((0, Established), (packets, state));
     }
 
     [Theory]
@@ -112,7 +142,7 @@ public sealed class KernelProgramTests : IDisposable
             Assert.True(frame.AsSpan().SequenceEqual(_out.AsSpan(0, n)));
         }
 
-        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40003, Vip, 53, out long packets, out _, out _));
+        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40003, Vip, 53, out long packets, out _, out _, out _));
         Assert.Equal(0, packets);
     }
 
@@ -124,7 +154,7 @@ public sealed class KernelProgramTests : IDisposable
         _tier.TestRun("fulcrum_tc", frame, _out, repeat: 1, out _, out _);
         _tier.TestRun("fulcrum_tc", frame, _out, repeat: 1, out _, out _);
 
-        Assert.True(_tier.Remove(IpProtocols.Udp, Client, 40005, Vip, 53, out long packets, out _, out _));
+        Assert.True(_tier.Remove(IpProtocols.Udp, Client, 40005, Vip, 53, out long packets, out _, out _, out _));
         Assert.Equal(2, packets);
         _tier.TestRun("fulcrum_tc", frame, _out, 1, out uint verdict, out _);
         Assert.Equal(TcActOk, verdict);

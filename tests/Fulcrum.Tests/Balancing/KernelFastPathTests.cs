@@ -13,14 +13,14 @@ public class KernelFastPathTests
 
     private sealed class FakeMap : IKernelFastPath
     {
-        public readonly Dictionary<(byte, uint, ushort, uint, ushort), (ulong Mac, long Packets, long Bytes, long IdleMs)> Entries = [];
+        public readonly Dictionary<(byte, uint, ushort, uint, ushort), (ulong Mac, long Packets, long Bytes, long IdleMs, IpvsTcpState State)> Entries = [];
         public int Installs;
         public int Removes;
 
-        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac)
+        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state)
         {
             Installs++;
-            Entries[(protocol, client, clientPort, vip, vport)] = (destMac, 0, 0, -1);
+            Entries[(protocol, client, clientPort, vip, vport)] = (destMac, 0, 0, -1, state);
             return true;
         }
 
@@ -29,7 +29,7 @@ public class KernelFastPathTests
             counters = default;
             if (!Entries.TryGetValue((protocol, client, clientPort, vip, vport), out var e))
                 return false;
-            counters = new KernelFlowCounters(e.Packets, e.Bytes, e.IdleMs);
+            counters = new KernelFlowCounters(e.Packets, e.Bytes, e.IdleMs, e.State);
             return true;
         }
 
@@ -41,12 +41,13 @@ public class KernelFastPathTests
             return found;
         }
 
-        /// <summary>What the BPF program does per forwarded packet.</summary>
-        public void Forward(byte protocol, ushort clientPort, ushort vport, int ipLength, int count)
+        /// <summary>What the BPF program does per forwarded packet (TCP: an ACK, or a FIN with <paramref name="fin"/>).</summary>
+        public void Forward(byte protocol, ushort clientPort, ushort vport, int ipLength, int count, bool fin = false)
         {
             var key = (protocol, U32(Client), clientPort, U32(Vip), vport);
             var e = Entries[key];
-            Entries[key] = (e.Mac, e.Packets + count, e.Bytes + ((long)ipLength * count), 0);
+            var state = protocol == 6 ? TcpStateMachine.Next(e.State, fin ? (byte)(TcpStateMachine.Fin | TcpStateMachine.Ack) : TcpStateMachine.Ack, inputOnly: true) : e.State;
+            Entries[key] = (e.Mac, e.Packets + count, e.Bytes + ((long)ipLength * count), 0, state);
         }
     }
 
@@ -173,31 +174,37 @@ public class KernelFastPathTests
         Assert.Equal(4UL, d.Stats.InPackets); // two SYNs in C#, two segments in the kernel
         Assert.Equal(2u, d.ActiveConns);
 
-        w.Send(t, Tcp(40010, Fin | Ack), out _, out _);
+        map.Forward(6, 40010, 80, 52, 1, fin: true); // the client's FIN, forwarded and moved along the fin row there
+        Assert.Equal(0, w.Expire(t.NowMs, 1024));
         Assert.Equal("FIN_WAIT", State(t, 40010));
-        Assert.Empty(map.Entries); // FIN_WAIT is C#'s again (39999's was never installed)
+        Assert.Empty(map.Entries); // out of SYN_RECV/ESTABLISHED: the rest of it is the C# tier's again
         Assert.Equal(1, map.Removes);
+        d = t.Dest(Tcp80, Rs1);
+        Assert.Equal((1u, 1u), (d.ActiveConns, d.InactiveConns));
+        Assert.Equal(5UL, d.Stats.InPackets);
     }
 
     [Fact]
-    public void Tcp_FinBeforeAnySweep_LearnsTheKernelsAckFirst()
+    public void Tcp_RstBeforeAnySweep_TakesTheKernelsStateFirst()
     {
         var (t, w, map) = WarmTcp();
         w.Open(t, 40011);
         map.Forward(6, 40011, 80, 52, 2);
-        // Without the fold this FIN would meet SYN_RECV and go to TIME_WAIT; IPVS saw the ACK: ESTABLISHED -> FIN_WAIT.
-        w.Send(t, Tcp(40011, Fin | Ack), out var verdict, out _);
+        // In SYN_RECV this RST would change nothing; the kernel's ACK made it ESTABLISHED, where RST closes it.
+        w.Send(t, Tcp(40011, Rst), out var verdict, out _);
         Assert.Equal(BalanceVerdict.Forward, verdict);
-        Assert.Equal("FIN_WAIT", State(t, 40011));
+        Assert.Equal("CLOSE", State(t, 40011));
+        Assert.Empty(map.Entries);
         Assert.Equal(5UL, t.Dest(Tcp80, Rs1).Stats.InPackets);
     }
 
     [Fact]
-    public void Tcp_FinInSynRecv_NothingForwardedByTheKernel_TimeWaitAsIpvs()
+    public void Tcp_FinInSynRecv_TimeWaitAsIpvs()
     {
         var (t, w, map) = WarmTcp();
         w.Open(t, 40012);
-        w.Send(t, Tcp(40012, Fin), out _, out _);
+        map.Forward(6, 40012, 80, 52, 1, fin: true);
+        Assert.Equal(0, w.Expire(t.NowMs, 1024));
         Assert.Equal("TIME_WAIT", State(t, 40012));
         Assert.Empty(map.Entries);
     }
@@ -209,8 +216,8 @@ public class KernelFastPathTests
         w.Open(t, 40013);
         w.Send(t, Tcp(40013, Rst), out _, out _);
         Assert.Equal("SYN_RECV", State(t, 40013)); // the INPUT-ONLY rst row keeps SYN_RECV
-        Assert.Single(map.Entries);
-        Assert.Equal(0, map.Removes);
+        Assert.Equal(IpvsTcpState.SynRecv, Assert.Single(map.Entries).Value.State); // taken back, handed back
+        Assert.Equal((2, 1), (map.Installs, map.Removes));
     }
 
     [Fact]

@@ -17,7 +17,7 @@ internal unsafe struct fulcrum_conn_key
     public ushort virtual_port;
 }
 
-/// <summary>fulcrum_dr.h struct fulcrum_conn_value: one CPU's copy in the per-CPU hash.</summary>
+/// <summary>fulcrum_dr.h struct fulcrum_conn_value: a connection's entry (one for all CPUs).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct fulcrum_conn_value
 {
@@ -25,7 +25,8 @@ internal unsafe struct fulcrum_conn_value
     public ulong bytes;
     public ulong last_seen_ns;
     public fixed byte dest_mac[6];
-    public ushort flags;
+    public byte state;
+    public byte pad1;
     public uint pad;
 }
 

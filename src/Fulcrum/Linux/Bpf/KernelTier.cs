@@ -25,7 +25,6 @@ public sealed unsafe class KernelTier : IDisposable
     private const string XdpProgramName = "fulcrum_xdp";
 
     private readonly int _ifIndex;
-    private readonly int _cpus;
     private readonly int _connsFd;
     private nint _obj;
     private bool _tcAttached;
@@ -38,9 +37,6 @@ public sealed unsafe class KernelTier : IDisposable
         _ifIndex = ifIndex;
         Attach = attach;
         _obj = obj;
-        _cpus = Libbpf.NumPossibleCpus();
-        if (_cpus <= 0)
-            Errno.Throw("libbpf_num_possible_cpus", -_cpus);
         _connsFd = MapFd("fulcrum_conns");
     }
 
@@ -229,56 +225,50 @@ public sealed unsafe class KernelTier : IDisposable
         _xdpFlags = flags;
     }
 
-    /// <summary>Forwards the connection's frames to <paramref name="destMac"/> in the kernel from now on (host-order key).</summary>
-    public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac)
+    /// <summary>
+    /// Forwards the connection's frames to <paramref name="destMac"/> in the kernel from now on (host-order key),
+    /// TCP from IPVS state <paramref name="state"/> (IP_VS_TCP_S_*), which the program then moves on; counters start at 0.
+    /// </summary>
+    public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, byte state = 0)
     {
         var key = Key(protocol, client, clientPort, vip, vport);
-        int size = _cpus * sizeof(fulcrum_conn_value);
-        byte* buffer = stackalloc byte[size];
-        new Span<byte>(buffer, size).Clear();
-        var values = (fulcrum_conn_value*)buffer;
-        for (int cpu = 0; cpu < _cpus; cpu++)
-            EthernetFrame.WriteMac(new Span<byte>(values[cpu].dest_mac, 6), destMac);
-        return Libbpf.MapUpdate(_connsFd, &key, buffer, Libbpf.BPF_ANY) == 0;
+        var value = default(fulcrum_conn_value);
+        EthernetFrame.WriteMac(new Span<byte>(value.dest_mac, 6), destMac);
+        value.state = state;
+        return Libbpf.MapUpdate(_connsFd, &key, &value, Libbpf.BPF_ANY) == 0;
     }
 
-    /// <summary>Sums the CPUs' counters for a connection; false when the map holds no entry for it.</summary>
-    public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs)
+    /// <summary>A connection's counters, idle time and state; false when the map holds no entry for it.</summary>
+    public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs, out byte state)
     {
         var key = Key(protocol, client, clientPort, vip, vport);
-        return Read(&key, remove: false, out packets, out bytes, out idleMs);
+        return Read(&key, remove: false, out packets, out bytes, out idleMs, out state);
     }
 
-    /// <summary>Removes a connection's entry and returns its final counters; false when there was none.</summary>
-    public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs)
+    /// <summary>Removes a connection's entry and returns its final counters and state; false when there was none.</summary>
+    public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs, out byte state)
     {
         var key = Key(protocol, client, clientPort, vip, vport);
-        return Read(&key, remove: true, out packets, out bytes, out idleMs);
+        return Read(&key, remove: true, out packets, out bytes, out idleMs, out state);
     }
 
-    private bool Read(fulcrum_conn_key* key, bool remove, out long packets, out long bytes, out long idleMs)
+    private bool Read(fulcrum_conn_key* key, bool remove, out long packets, out long bytes, out long idleMs, out byte state)
     {
         packets = bytes = 0;
         idleMs = -1;
-        int size = _cpus * sizeof(fulcrum_conn_value);
-        byte* buffer = stackalloc byte[size];
-        int rc = remove ? Libbpf.MapLookupAndDelete(_connsFd, key, buffer) : Libbpf.MapLookup(_connsFd, key, buffer);
+        state = 0;
+        var value = default(fulcrum_conn_value);
+        int rc = remove ? Libbpf.MapLookupAndDelete(_connsFd, key, &value) : Libbpf.MapLookup(_connsFd, key, &value);
         if (rc != 0)
             return false;
-        var values = (fulcrum_conn_value*)buffer;
-        ulong last = 0;
-        for (int cpu = 0; cpu < _cpus; cpu++)
-        {
-            packets += (long)values[cpu].packets;
-            bytes += (long)values[cpu].bytes;
-            last = Math.Max(last, values[cpu].last_seen_ns);
-        }
-
-        if (last != 0)
+        packets = (long)value.packets;
+        bytes = (long)value.bytes;
+        state = value.state;
+        if (value.last_seen_ns != 0)
         {
             // bpf_ktime_get_ns and Stopwatch on Linux both read CLOCK_MONOTONIC.
             long now = (long)((ulong)Stopwatch.GetTimestamp() * 1_000_000_000UL / (ulong)Stopwatch.Frequency);
-            idleMs = Math.Max(0, (now - (long)last) / 1_000_000);
+            idleMs = Math.Max(0, (now - (long)value.last_seen_ns) / 1_000_000);
         }
 
         return true;

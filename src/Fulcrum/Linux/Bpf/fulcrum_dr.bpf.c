@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 // Fulcrum's kernel tier: forwards packets of LVS-DR connections the C# data plane has already
-// scheduled and found ESTABLISHED (TCP) or seen once (UDP), from a connection map the C# side fills
-// (Linux/Bpf/KernelTier.cs). Everything else goes up unchanged to the C# path (AF_PACKET), which runs
-// the IPVS state machine: new flows, TCP SYN/FIN/RST (the INPUT-ONLY rows of ip_vs_proto_tcp.c move a
-// connection out of ESTABLISHED only on those), fragments, IP options, VLAN tags, non-IPv4.
+// scheduled (TCP from its SYN, UDP after its first datagram), from a connection map the C# side fills
+// (Linux/Bpf/KernelTier.cs), and moves a TCP entry's state along the INPUT-ONLY rows of IPVS's table
+// (ip_vs_proto_tcp.c) for the segments it forwards: ACKs and FINs. SYN and RST segments go up to the C#
+// path (AF_PACKET), which reads the entry's state first and runs those rows itself (a SYN may start a new
+// connection, a RST ends one), as do new flows, fragments, IP options, VLAN tags and non-IPv4.
 //
 // Three entry points share one decision (fulcrum_match), so they can never disagree:
 //   fulcrum_tc      cls_bpf direct-action on ingress; a hit is rewritten and bpf_redirect'ed out of the
@@ -28,14 +29,15 @@
 
 #include "fulcrum_dr.h"
 
-// A per-CPU hash without preallocation, not an LRU: LRU maps are always preallocated (256K entries took
-// 1-8 s to create on a busy 2-CPU machine, 1M ~160 MB), and an LRU would evict entries silently with
-// their unfolded counts. Here the C# tier decides every removal; when the map is full, Install fails and
-// the C# tier keeps forwarding that flow itself. Sized like the C# connection table's default bound.
+// A hash without preallocation, not an LRU: LRU maps are always preallocated (256K entries took 1-8 s to
+// create on a busy 2-CPU machine, 1M ~160 MB), and an LRU would evict entries silently with their unfolded
+// counts. Here the C# tier decides every removal; when the map is full, Install fails and the C# tier keeps
+// forwarding that flow itself. Sized like the C# connection table's default bound. Not per-CPU: the state
+// must be one value whichever CPU a flow's frames arrive on, so the counters are atomic adds.
 #define FULCRUM_CONN_MAX 1048576
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FULCRUM_CONN_MAX);
 	__type(key, struct fulcrum_conn_key);
@@ -62,6 +64,15 @@ struct {
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+// IPVS TCP states (IP_VS_TCP_S_*, include/net/ip_vs.h), the C# IpvsTcpState.
+enum { sNO, sES, sSS, sSR, sFW, sTW, sCL, sCW, sLA, sLI, sSA, sLAST };
+
+// The fin and ack rows of tcp_states' INPUT-ONLY part (ip_vs_proto_tcp.c; the C# TcpStateMachine.InputOnly):
+// the segments this program forwards. Columns: the current state sNO..sSA.
+static const __u8 fulcrum_fin_row[sLAST] = { sCL, sFW, sSS, sTW, sFW, sTW, sCL, sCW, sLA, sLI, sTW };
+static const __u8 fulcrum_ack_row[sLAST] = { sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES };
 
 static __always_inline void count_total(__u32 index)
 {
@@ -99,7 +110,7 @@ static __always_inline struct fulcrum_conn_value *fulcrum_match(const struct ful
 	if (h->ip.frag_off & bpf_htons(0x3fff))
 		return NULL;
 	if (h->ip.protocol == IPPROTO_TCP) {
-		if (h->l4[TCP_FLAGS_OFF - 4] & (TCP_FIN | TCP_SYN | TCP_RST))
+		if (h->l4[TCP_FLAGS_OFF - 4] & (TCP_SYN | TCP_RST))
 			return NULL;
 	} else if (h->ip.protocol != IPPROTO_UDP) {
 		return NULL;
@@ -125,11 +136,22 @@ static __always_inline struct fulcrum_conn_value *fulcrum_match(const struct ful
 	return bpf_map_lookup_elem(&fulcrum_conns, &key);
 }
 
-static __always_inline void fulcrum_account(struct fulcrum_conn_value *v, __u32 ip_len)
+// What a forwarded frame does to its entry: ip_vs_in_stats and, for TCP, set_tcp_state (tcp_state_idx
+// picks the fin row for any FIN, else the ack row for an ACK; a segment with neither moves nothing).
+static __always_inline void fulcrum_account(struct fulcrum_conn_value *v, const struct fulcrum_head *h, __u32 ip_len)
 {
-	v->packets += 1;
-	v->bytes += ip_len;
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, ip_len);
 	v->last_seen_ns = bpf_ktime_get_ns();
+	if (h->ip.protocol == IPPROTO_TCP) {
+		__u8 flags = h->l4[TCP_FLAGS_OFF - 4];
+		__u32 state = v->state;
+		if (state < sLAST && (flags & (TCP_FIN | TCP_ACK))) {
+			__u8 next = (flags & TCP_FIN) ? fulcrum_fin_row[state] : fulcrum_ack_row[state];
+			if (next != state)
+				v->state = next;
+		}
+	}
 	count_total(0);
 }
 
@@ -151,7 +173,7 @@ int fulcrum_tc(struct __sk_buff *skb)
 	__builtin_memcpy(macs + 6, h.dst_mac, 6);
 	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) < 0)
 		return TC_ACT_OK;
-	fulcrum_account(v, ip_len);
+	fulcrum_account(v, &h, ip_len);
 	return bpf_redirect(skb->ifindex, 0);
 }
 
@@ -184,9 +206,9 @@ int fulcrum_xdp(struct xdp_md *ctx)
 		count_total(1);
 		return XDP_PASS;
 	}
+	fulcrum_account(v, h, ip_len);
 	__builtin_memcpy(h->src_mac, h->dst_mac, 6);
 	__builtin_memcpy(h->dst_mac, v->dest_mac, 6);
-	fulcrum_account(v, ip_len);
 	return XDP_TX;
 }
 

@@ -16,14 +16,15 @@ struct fulcrum_conn_key {
 	__u16 virtual_port;
 };
 
-// Per-CPU value: written whole by C# (dest_mac, flags; counters 0), then only this CPU's copy is
-// touched here, so the counters need no atomics. C# sums the CPUs when it folds them back.
+// Value: written whole by C# (dest_mac, state; counters 0). The program adds to the counters atomically
+// (a flow's frames may arrive on any CPU) and moves state along the INPUT-ONLY rows of IPVS's TCP state table.
 struct fulcrum_conn_value {
-	__u64 packets;
+	__u64 packets;      // frames forwarded here since the entry was written
 	__u64 bytes;        // IP total length, as ip_vs_in_stats counts skb->len at the IP layer
-	__u64 last_seen_ns; // bpf_ktime_get_ns (CLOCK_MONOTONIC) of this CPU's last forwarded packet
+	__u64 last_seen_ns; // bpf_ktime_get_ns (CLOCK_MONOTONIC) of the last forwarded frame
 	__u8 dest_mac[6];
-	__u16 flags;
+	__u8 state;         // TCP: IP_VS_TCP_S_* (the C# IpvsTcpState); UDP: 0
+	__u8 pad1;
 	__u32 pad;
 };
 

@@ -28,7 +28,7 @@ public class BpfLayoutTests
         { "fulcrum_conn_value.bytes", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.bytes)) },
         { "fulcrum_conn_value.last_seen_ns", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.last_seen_ns)) },
         { "fulcrum_conn_value.dest_mac", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.dest_mac)) },
-        { "fulcrum_conn_value.flags", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.flags)) },
+        { "fulcrum_conn_value.state", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.state)) },
         { "fulcrum_config", Unsafe.SizeOf<fulcrum_config>() },
         { "fulcrum_config.own_mac", Off<fulcrum_config>(nameof(fulcrum_config.own_mac)) },
         { "fulcrum_config.ifindex", Off<fulcrum_config>(nameof(fulcrum_config.ifindex)) },
@@ -138,7 +138,7 @@ public class BpfLayoutTests
                 S(fulcrum_conn_key) O(fulcrum_conn_key, protocol) O(fulcrum_conn_key, client_addr)
                 O(fulcrum_conn_key, virtual_addr) O(fulcrum_conn_key, client_port) O(fulcrum_conn_key, virtual_port)
                 S(fulcrum_conn_value) O(fulcrum_conn_value, packets) O(fulcrum_conn_value, bytes)
-                O(fulcrum_conn_value, last_seen_ns) O(fulcrum_conn_value, dest_mac) O(fulcrum_conn_value, flags)
+                O(fulcrum_conn_value, last_seen_ns) O(fulcrum_conn_value, dest_mac) O(fulcrum_conn_value, state)
                 S(fulcrum_config) O(fulcrum_config, own_mac) O(fulcrum_config, ifindex)
                 S(bpf_tc_hook) O(bpf_tc_hook, ifindex) O(bpf_tc_hook, attach_point) O(bpf_tc_hook, parent)
                 S(bpf_tc_opts) O(bpf_tc_opts, prog_fd) O(bpf_tc_opts, flags) O(bpf_tc_opts, prog_id)
