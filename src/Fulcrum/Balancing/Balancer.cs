@@ -20,7 +20,7 @@ public enum BalanceVerdict : byte
 /// each packet. Single-threaded: only its worker calls <see cref="Process(ref ParsedPacket, long, out RealServer?, out DropReason)"/>
 /// and <see cref="Expire"/>. Never locks and never allocates per packet or per connection.
 /// </summary>
-public sealed class Balancer
+public sealed class Balancer : IKernelHandBack
 {
     // Probes for an embryonic entry to recycle when the table is full under drop_entry.
     private const int EvictProbes = 16;
@@ -456,6 +456,36 @@ public sealed class Balancer
         ref var c = ref _conns.At(index);
         if (FastPath!.Remove(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
             FoldKernel(index, k, snapshot, nowMs, publish);
+        else
+            DrainKernel(nowMs); // the kernel handed it back just now: its counts and state are in the event ring
+        c.Flags &= ~ConnectionFlags.InKernel;
+    }
+
+    /// <summary>
+    /// Takes back the connections the kernel tier handed back (a FIN there moved them out of SYN_RECV/ESTABLISHED)
+    /// since the last call. The worker calls it after each poll and before the first frame of a batch, so a frame
+    /// of such a connection never meets the state it had before the kernel's FIN.
+    /// </summary>
+    public void DrainKernel(long nowMs)
+    {
+        if (FastPath is null)
+            return;
+        _drainNowMs = nowMs;
+        FastPath.DrainHandedBack(this);
+    }
+
+    private long _drainNowMs;
+
+    void IKernelHandBack.HandedBack(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, in KernelFlowCounters counters)
+    {
+        int bucket = _conns.Bucket(protocol, client, clientPort, vip, vport);
+        int index = _conns.Find(bucket, protocol, client, clientPort, vip, vport);
+        if (index < 0)
+            return;
+        ref var c = ref _conns.At(index);
+        if ((c.Flags & ConnectionFlags.InKernel) == 0)
+            return;
+        FoldKernel(index, counters, _table.Snapshot, _drainNowMs);
         c.Flags &= ~ConnectionFlags.InKernel;
     }
 

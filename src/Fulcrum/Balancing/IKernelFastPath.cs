@@ -27,4 +27,17 @@ public interface IKernelFastPath
 
     /// <summary>Stops forwarding the connection in the kernel and returns its final counters; false when it held no entry.</summary>
     bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters);
+
+    /// <summary>
+    /// Hands <paramref name="sink"/> every connection the kernel gave back since the last call (a FIN moved it out
+    /// of SYN_RECV/ESTABLISHED; its entry is gone); returns how many. Without event rings, always 0: the
+    /// balancer's sweep finds those connections itself.
+    /// </summary>
+    int DrainHandedBack(IKernelHandBack sink);
+}
+
+/// <summary>Takes a connection back from the kernel tier with its final counters and state (see <see cref="IKernelFastPath.DrainHandedBack"/>).</summary>
+public interface IKernelHandBack
+{
+    void HandedBack(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, in KernelFlowCounters counters);
 }

@@ -73,6 +73,7 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
             var version = _kernel?.Tier is null ? PacketRingVersion.V3 : PacketRingVersion.V2;
             string driver = rings is null ? $"AF_PACKET TPACKET_{version}" : rings[0] is XdpSocket { ZeroCopy: true } ? "AF_XDP zero-copy" : "AF_XDP copy mode";
             rings ??= OpenPacketRings(ifIndex, count, version);
+            _kernel?.OpenEventRings(count);
             for (int i = 0; i < count; i++)
             {
                 DataPlaneWorker worker;

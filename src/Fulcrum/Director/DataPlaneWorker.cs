@@ -23,6 +23,7 @@ internal sealed class DataPlaneWorker : IDisposable
     private readonly IpvsTable _table;
     private readonly Balancer _balancer;
     private readonly ForwardingPath _path;
+    private bool _drained;
     private long _forwarded;
     private long _nowMs;
 
@@ -68,9 +69,12 @@ internal sealed class DataPlaneWorker : IDisposable
         while (!ct.IsCancellationRequested)
         {
             _nowMs = _table.NowMs;
+            _drained = false;
             _ring.Poll(ref handler, 100);
             _ring.FlushTx();
             long now = _table.NowMs;
+            if (!_drained)
+                _balancer.DrainKernel(now);
             if (now - lastExpire >= ExpireIntervalMs)
             {
                 _balancer.Expire(now, ExpireBudget);
@@ -92,6 +96,13 @@ internal sealed class DataPlaneWorker : IDisposable
 
     private void OnFrame(Span<byte> frame, FrameStatus status)
     {
+        // Connections the kernel tier handed back before this batch arrived: taken back before any of its frames.
+        if (!_drained)
+        {
+            _balancer.DrainKernel(_nowMs);
+            _drained = true;
+        }
+
         if (!_path.Process(frame, status.ChecksumNotReady, _nowMs))
         {
             return;

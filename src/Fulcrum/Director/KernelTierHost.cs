@@ -15,6 +15,7 @@ internal sealed partial class KernelTierHost : IDisposable
     private readonly DirectorOptions _options;
     private readonly ILogger<KernelTierHost> _logger;
     private KernelTier? _tier;
+    private KernelEventRing[]? _events;
     private bool _started;
 
     public KernelTierHost(DirectorOptions options, ILogger<KernelTierHost> logger)
@@ -67,6 +68,24 @@ internal sealed partial class KernelTierHost : IDisposable
         LogChoice(_options.Interface, attach.Value.ToString(), why);
     }
 
+    /// <summary>
+    /// Opens one event ring per worker (the connections the program hands back), before <see cref="Bind"/>; without
+    /// them (logged) the workers' sweeps find those connections themselves.
+    /// </summary>
+    public void OpenEventRings(int workers)
+    {
+        if (_tier is null)
+            return;
+        try
+        {
+            _events = _tier.OpenEventRings(workers, _options.FanoutPrefix);
+        }
+        catch (LinuxException e)
+        {
+            LogNoEvents(_options.Interface, e.Message);
+        }
+    }
+
     /// <summary>Gives <paramref name="balancer"/> the tier and hides the tier's frames from <paramref name="ring"/> where needed.</summary>
     public void Bind(Balancer balancer, IFrameRing ring)
     {
@@ -74,7 +93,7 @@ internal sealed partial class KernelTierHost : IDisposable
             return;
         if (_tier.NeedsSocketFilter && ring is PacketRing packetRing)
             packetRing.AttachFilter(_tier.SocketFilterFd);
-        balancer.FastPath = new FastPath(_tier);
+        balancer.FastPath = new FastPath(_tier, _events is { } rings && balancer.Index < rings.Length ? rings[balancer.Index] : null);
     }
 
     private void RemoveStale()
@@ -89,7 +108,15 @@ internal sealed partial class KernelTierHost : IDisposable
         }
     }
 
-    public void Dispose() => _tier?.Dispose();
+    public void Dispose()
+    {
+        foreach (var ring in _events ?? [])
+            ring.Dispose();
+        _tier?.Dispose();
+    }
+
+    [LoggerMessage(EventId = 212, Level = LogLevel.Warning, Message = "kernel tier on {Interface}: no event rings, closing connections are found by the sweep: {Reason}")]
+    private partial void LogNoEvents(string @interface, string reason);
 
     [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "kernel tier on {Interface}: {Driver} ({Why})")]
     private partial void LogChoice(string @interface, string driver, string why);
@@ -97,12 +124,36 @@ internal sealed partial class KernelTierHost : IDisposable
     [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "kernel tier on {Interface} unavailable, the C# tier forwards everything: {Reason}")]
     private partial void LogUnavailable(string @interface, string reason);
 
-    /// <summary>The <see cref="IKernelFastPath"/> the balancer calls, over the tier's map.</summary>
-    private sealed class FastPath : IKernelFastPath
+    /// <summary>The <see cref="IKernelFastPath"/> the balancer calls, over the tier's map and the worker's event ring.</summary>
+    private sealed class FastPath : IKernelFastPath, IKernelEventHandler
     {
         private readonly KernelTier _tier;
+        private readonly KernelEventRing? _events;
+        private IKernelHandBack? _sink;
 
-        public FastPath(KernelTier tier) => _tier = tier;
+        public FastPath(KernelTier tier, KernelEventRing? events)
+        {
+            _tier = tier;
+            _events = events;
+        }
+
+        public int DrainHandedBack(IKernelHandBack sink)
+        {
+            if (_events is null)
+                return 0;
+            _sink = sink;
+            try
+            {
+                return _events.Consume(this);
+            }
+            finally
+            {
+                _sink = null;
+            }
+        }
+
+        public void OnHandedBack(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, long packets, long bytes, long idleMs, byte state) =>
+            _sink?.HandedBack(protocol, client, clientPort, vip, vport, new KernelFlowCounters(packets, bytes, idleMs, (IpvsTcpState)state));
 
         public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state) =>
             _tier.Install(protocol, client, clientPort, vip, vport, destMac, (byte)state);

@@ -41,6 +41,30 @@ public class KernelFastPathTests
             return found;
         }
 
+        public readonly Queue<((byte, uint, ushort, uint, ushort) Key, KernelFlowCounters Counters)> Events = new();
+
+        public int DrainHandedBack(IKernelHandBack sink)
+        {
+            int n = 0;
+            while (Events.TryDequeue(out var e))
+            {
+                var (protocol, client, clientPort, vip, vport) = e.Key;
+                sink.HandedBack(protocol, client, clientPort, vip, vport, e.Counters);
+                n++;
+            }
+
+            return n;
+        }
+
+        /// <summary>What the program does when a FIN moves a connection out of SYN_RECV/ESTABLISHED with event rings: delete and tell.</summary>
+        public void HandBack(ushort clientPort, ushort vport = 80)
+        {
+            var key = ((byte)6, U32(Client), clientPort, U32(Vip), vport);
+            var e = Entries[key];
+            Entries.Remove(key);
+            Events.Enqueue((key, new KernelFlowCounters(e.Packets, e.Bytes, e.IdleMs, e.State)));
+        }
+
         /// <summary>What the BPF program does per forwarded packet (TCP: an ACK, or a FIN with <paramref name="fin"/>).</summary>
         public void Forward(byte protocol, ushort clientPort, ushort vport, int ipLength, int count, bool fin = false)
         {
@@ -230,5 +254,43 @@ public class KernelFastPathTests
         w.Send(t, Tcp(40014, Ack), out _, out _);
         Assert.Single(map.Entries);
         Assert.Equal("ESTABLISHED", State(t, 40014));
+    }
+
+    [Fact]
+    public void Tcp_HandedBackByTheKernelsFin_TakenBackAtTheNextDrain_WithoutAMapCall()
+    {
+        var (t, w, map) = WarmTcp();
+        w.Open(t, 40015);
+        map.Forward(6, 40015, 80, 52, 2);
+        map.Forward(6, 40015, 80, 52, 1, fin: true);
+        map.HandBack(40015);
+
+        w.DrainKernel(t.NowMs);
+        Assert.Equal("FIN_WAIT", State(t, 40015));
+        Assert.Equal(0, map.Removes); // the program deleted the entry itself
+        var d = t.Dest(Tcp80, Rs1);
+        Assert.Equal(5UL, d.Stats.InPackets);
+        Assert.Equal((1u, 1u), (d.ActiveConns, d.InactiveConns));
+
+        // The client's last ACK comes up to C# now, against FIN_WAIT (which the ACK row keeps).
+        w.Send(t, Tcp(40015, Ack), out var verdict, out _);
+        Assert.Equal(BalanceVerdict.Forward, verdict);
+        Assert.Equal("FIN_WAIT", State(t, 40015));
+        Assert.Equal(0, map.Removes);
+        Assert.Empty(map.Entries);
+    }
+
+    [Fact]
+    public void Tcp_HandedBackWhileItsRstComesUp_TheRemoveMissDrainsTheRingFirst()
+    {
+        var (t, w, map) = WarmTcp();
+        w.Open(t, 40016);
+        map.Forward(6, 40016, 80, 52, 1, fin: true); // SYN_RECV + FIN -> TIME_WAIT in the kernel
+        map.HandBack(40016);
+        // Not drained yet: the RST finds no entry to remove, so the balancer reads the ring before running the RST.
+        w.Send(t, Tcp(40016, Rst), out _, out _);
+        Assert.Equal("CLOSE", State(t, 40016)); // the rst row: TIME_WAIT -> CLOSE; from a stale SYN_RECV it would stay SYN_RECV
+        Assert.Empty(map.Events);
+        Assert.Equal(4UL, t.Dest(Tcp80, Rs1).Stats.InPackets); // two SYNs and the RST here, the FIN in the kernel
     }
 }

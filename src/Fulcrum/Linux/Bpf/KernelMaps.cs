@@ -37,6 +37,20 @@ internal unsafe struct fulcrum_config
     public fixed byte own_mac[6];
     public ushort pad;
     public uint ifindex;
+    public uint workers;
+    public uint fanout_mask;
+}
+
+/// <summary>fulcrum_dr.h struct fulcrum_event: a TCP connection the program handed back, with its final counts and state.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct fulcrum_event
+{
+    public fulcrum_conn_key key;
+    public ulong packets;
+    public ulong bytes;
+    public ulong last_seen_ns;
+    public byte state;
+    public fixed byte pad[7];
 }
 
 /// <summary>fulcrum_dr.h struct fulcrum_claim_key: a virtual service fulcrum_xsk redirects to the AF_XDP sockets.</summary>

@@ -182,14 +182,23 @@ public sealed unsafe class KernelTier : IDisposable
         }
     }
 
-    private void WriteConfig(ulong mac)
+    private void WriteConfig(ulong mac) => UpdateConfig(c =>
+    {
+        EthernetFrame.WriteMac(new Span<byte>(c.own_mac, 6), mac);
+        c.ifindex = (uint)_ifIndex;
+        return c;
+    });
+
+    private void UpdateConfig(Func<fulcrum_config, fulcrum_config> change)
     {
         int fd = MapFd("fulcrum_config");
         var cfg = default(fulcrum_config);
-        EthernetFrame.WriteMac(new Span<byte>(cfg.own_mac, 6), mac);
-        cfg.ifindex = (uint)_ifIndex;
         uint zero = 0;
-        int rc = Libbpf.MapUpdate(fd, &zero, &cfg, Libbpf.BPF_ANY);
+        int rc = Libbpf.MapLookup(fd, &zero, &cfg);
+        if (rc < 0)
+            Errno.Throw("bpf_map_lookup_elem(fulcrum_config)", -rc);
+        cfg = change(cfg);
+        rc = Libbpf.MapUpdate(fd, &zero, &cfg, Libbpf.BPF_ANY);
         if (rc < 0)
             Errno.Throw("bpf_map_update_elem(fulcrum_config)", -rc);
     }
@@ -264,15 +273,61 @@ public sealed unsafe class KernelTier : IDisposable
         packets = (long)value.packets;
         bytes = (long)value.bytes;
         state = value.state;
-        if (value.last_seen_ns != 0)
-        {
-            // bpf_ktime_get_ns and Stopwatch on Linux both read CLOCK_MONOTONIC.
-            long now = (long)((ulong)Stopwatch.GetTimestamp() * 1_000_000_000UL / (ulong)Stopwatch.Frequency);
-            idleMs = Math.Max(0, (now - (long)value.last_seen_ns) / 1_000_000);
-        }
-
+        idleMs = IdleMs(value.last_seen_ns);
         return true;
     }
+
+    /// <summary>Milliseconds since a bpf_ktime_get_ns time stamp; -1 for none (0).</summary>
+    internal static long IdleMs(ulong lastSeenNs)
+    {
+        if (lastSeenNs == 0)
+            return -1;
+        // bpf_ktime_get_ns and Stopwatch on Linux both read CLOCK_MONOTONIC.
+        long now = (long)((ulong)Stopwatch.GetTimestamp() * 1_000_000_000UL / (ulong)Stopwatch.Frequency);
+        return Math.Max(0, (now - (long)lastSeenNs) / 1_000_000);
+    }
+
+    /// <summary>
+    /// Gives each of <paramref name="workers"/> data-plane workers an event ring in fulcrum_events and tells the
+    /// program how the AF_PACKET fanout spreads clients over them (the source address masked to
+    /// <paramref name="fanoutPrefix"/> bits; ignored for one worker), so it hands each connection back to the worker
+    /// whose table holds it. Ring i belongs to worker i.
+    /// </summary>
+    public KernelEventRing[] OpenEventRings(int workers, int fanoutPrefix)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        int outer = MapFd("fulcrum_events");
+        var rings = new KernelEventRing[workers];
+        try
+        {
+            for (uint i = 0; i < (uint)workers; i++)
+            {
+                rings[i] = KernelEventRing.Create(EventRingBytes);
+                int fd = rings[i].MapFd;
+                int rc = Libbpf.MapUpdate(outer, &i, &fd, Libbpf.BPF_ANY);
+                if (rc < 0)
+                    Errno.Throw("bpf_map_update_elem(fulcrum_events)", -rc);
+            }
+
+            uint mask = fanoutPrefix >= 32 ? uint.MaxValue : ~(uint.MaxValue >> fanoutPrefix);
+            UpdateConfig(c =>
+            {
+                c.workers = (uint)workers;
+                c.fanout_mask = mask;
+                return c;
+            });
+            return rings;
+        }
+        catch
+        {
+            foreach (var r in rings)
+                r?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Each worker's ring: 1 MiB, ~18,000 handed-back connections between two drains (it must match fulcrum_event_ring).</summary>
+    private const uint EventRingBytes = 1 << 20;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static fulcrum_conn_key Key(byte protocol, uint client, ushort clientPort, uint vip, ushort vport) => new()

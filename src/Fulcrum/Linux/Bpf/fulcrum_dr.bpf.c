@@ -51,6 +51,22 @@ struct {
 	__type(value, struct fulcrum_config);
 } fulcrum_config SEC(".maps");
 
+// One BPF ring buffer per data-plane worker (created and inserted by C#, Linux/Bpf/KernelTier.cs): the
+// connections handed back. Submitted without a wake-up; the worker drains its ring after each poll.
+#define FULCRUM_WORKERS_MAX 64
+
+struct fulcrum_event_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, FULCRUM_WORKERS_MAX);
+	__type(key, __u32);
+	__array(values, struct fulcrum_event_ring);
+} fulcrum_events SEC(".maps");
+
 // Per-CPU totals of what this program forwarded (index 0) and sent up (index 1): for diagnostics.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -136,6 +152,44 @@ static __always_inline struct fulcrum_conn_value *fulcrum_match(const struct ful
 	return bpf_map_lookup_elem(&fulcrum_conns, &key);
 }
 
+// Hands a connection a FIN moved out of SYN_RECV/ESTABLISHED back to its worker: the final counts and state
+// go into the worker's event ring and the entry is deleted, so the rest of the connection (its last ACKs)
+// goes up to C#. Without a ring (none configured, or full) the entry stays; the C# sweep finds it.
+static __always_inline void fulcrum_hand_back(const struct fulcrum_head *h, struct fulcrum_conn_value *v,
+					      const struct fulcrum_config *cfg)
+{
+	__u32 worker = 0;
+	if (cfg->workers == 0)
+		return;
+	if (cfg->workers > 1) {
+		// The fanout program's arithmetic (32-bit, the address in host order), then fanout_demux_bpf's "% members".
+		__u32 a = (bpf_ntohl(h->ip.saddr) & cfg->fanout_mask) * 0x9E3779B1u;
+		worker = (a >> 16) % cfg->workers;
+	}
+	void *ring = bpf_map_lookup_elem(&fulcrum_events, &worker);
+	if (!ring)
+		return;
+	struct fulcrum_event *e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
+	if (!e)
+		return;
+	struct fulcrum_conn_key key = {
+		.protocol = h->ip.protocol,
+		.client_addr = h->ip.saddr,
+		.virtual_addr = h->ip.daddr,
+		.client_port = h->sport,
+		.virtual_port = h->dport,
+	};
+	e->key = key;
+	e->packets = v->packets;
+	e->bytes = v->bytes;
+	e->last_seen_ns = v->last_seen_ns;
+	e->state = v->state;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	// Deleted first: the worker may read the event the moment it is submitted, and then expects the entry gone.
+	bpf_map_delete_elem(&fulcrum_conns, &key);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
 // What a forwarded frame does to its entry: ip_vs_in_stats and, for TCP, set_tcp_state (tcp_state_idx
 // picks the fin row for any FIN, else the ack row for an ACK; a segment with neither moves nothing).
 static __always_inline void fulcrum_account(struct fulcrum_conn_value *v, const struct fulcrum_head *h, __u32 ip_len)
@@ -148,8 +202,13 @@ static __always_inline void fulcrum_account(struct fulcrum_conn_value *v, const 
 		__u32 state = v->state;
 		if (state < sLAST && (flags & (TCP_FIN | TCP_ACK))) {
 			__u8 next = (flags & TCP_FIN) ? fulcrum_fin_row[state] : fulcrum_ack_row[state];
-			if (next != state)
+			if (next != state) {
 				v->state = next;
+				__u32 zero = 0;
+				struct fulcrum_config *cfg = bpf_map_lookup_elem(&fulcrum_config, &zero);
+				if (next != sSR && next != sES && cfg)
+					fulcrum_hand_back(h, v, cfg);
+			}
 		}
 	}
 	count_total(0);
@@ -173,7 +232,7 @@ int fulcrum_tc(struct __sk_buff *skb)
 	__builtin_memcpy(macs + 6, h.dst_mac, 6);
 	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) < 0)
 		return TC_ACT_OK;
-	fulcrum_account(v, &h, ip_len);
+	fulcrum_account(v, &h, ip_len); // last: it may hand the entry back (delete it)
 	return bpf_redirect(skb->ifindex, 0);
 }
 
@@ -206,9 +265,9 @@ int fulcrum_xdp(struct xdp_md *ctx)
 		count_total(1);
 		return XDP_PASS;
 	}
-	fulcrum_account(v, h, ip_len);
 	__builtin_memcpy(h->src_mac, h->dst_mac, 6);
 	__builtin_memcpy(h->dst_mac, v->dest_mac, 6);
+	fulcrum_account(v, h, ip_len); // last: it may hand the entry back (delete it)
 	return XDP_TX;
 }
 

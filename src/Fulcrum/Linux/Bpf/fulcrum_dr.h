@@ -33,6 +33,22 @@ struct fulcrum_config {
 	__u8 own_mac[6];
 	__u16 pad;
 	__u32 ifindex;
+	// Event rings: 0 = none (the C# sweep finds closing connections itself); else one ring per data-plane
+	// worker in fulcrum_events, and a connection's worker is the one its frames reach: the AF_PACKET fanout
+	// program's hash of the client address masked with fanout_mask (PacketRing.SourceHashProgram).
+	__u32 workers;
+	__u32 fanout_mask;
+};
+
+// A TCP connection the program handed back to C# (a FIN moved it out of SYN_RECV/ESTABLISHED): its entry is
+// deleted and these are its final counts and state, for the owning worker's connection table.
+struct fulcrum_event {
+	struct fulcrum_conn_key key;
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_seen_ns;
+	__u8 state;
+	__u8 pad[7];
 };
 
 // A claimed virtual service for fulcrum_xsk (AF_XDP driver): family 4 or 6, protocol, destination port

@@ -28,6 +28,9 @@ internal static unsafe partial class Libbpf
     internal const ulong BPF_ANY = 0;
     internal const int SO_ATTACH_BPF = 50;
 
+    // include/uapi/linux/bpf.h: enum bpf_map_type
+    internal const int BPF_MAP_TYPE_RINGBUF = 27;
+
     /// <summary>libbpf_set_print: replaces libbpf's stderr printer (null silences it); returns the old one.</summary>
     [LibraryImport(Library, EntryPoint = "libbpf_set_print")]
     internal static partial nint SetPrint(nint printer);
@@ -101,6 +104,24 @@ internal static unsafe partial class Libbpf
     /// </summary>
     [LibraryImport(Library, EntryPoint = "bpf_prog_test_run_opts")]
     internal static partial int ProgTestRun(int progFd, bpf_test_run_opts* opts);
+
+    /// <summary>bpf_map_create: a map outside any object (here: an event ring for the object's map-in-map); its fd, or a negative errno.</summary>
+    [LibraryImport(Library, EntryPoint = "bpf_map_create", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int MapCreate(int mapType, string name, uint keySize, uint valueSize, uint maxEntries, void* opts);
+
+    /// <summary>
+    /// ring_buffer__new: libbpf's consumer of a BPF ring buffer map; <paramref name="sampleCallback"/> gets each record
+    /// (ctx, data, size) during <see cref="RingBufferConsume"/>. Null on failure.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "ring_buffer__new")]
+    internal static partial nint RingBufferNew(int mapFd, delegate* unmanaged<nint, void*, nuint, int> sampleCallback, nint ctx, void* opts);
+
+    /// <summary>ring_buffer__consume: hands every committed record to the callback without waiting (no syscall); the count, or a negative errno.</summary>
+    [LibraryImport(Library, EntryPoint = "ring_buffer__consume")]
+    internal static partial int RingBufferConsume(nint ringBuffer);
+
+    [LibraryImport(Library, EntryPoint = "ring_buffer__free")]
+    internal static partial void RingBufferFree(nint ringBuffer);
 }
 
 /// <summary>libbpf.h struct bpf_tc_hook (sz, then fields; the trailing size_t :0 pads to 8).</summary>

@@ -32,6 +32,14 @@ public class BpfLayoutTests
         { "fulcrum_config", Unsafe.SizeOf<fulcrum_config>() },
         { "fulcrum_config.own_mac", Off<fulcrum_config>(nameof(fulcrum_config.own_mac)) },
         { "fulcrum_config.ifindex", Off<fulcrum_config>(nameof(fulcrum_config.ifindex)) },
+        { "fulcrum_config.workers", Off<fulcrum_config>(nameof(fulcrum_config.workers)) },
+        { "fulcrum_config.fanout_mask", Off<fulcrum_config>(nameof(fulcrum_config.fanout_mask)) },
+        { "fulcrum_event", Unsafe.SizeOf<fulcrum_event>() },
+        { "fulcrum_event.key", Off<fulcrum_event>(nameof(fulcrum_event.key)) },
+        { "fulcrum_event.packets", Off<fulcrum_event>(nameof(fulcrum_event.packets)) },
+        { "fulcrum_event.bytes", Off<fulcrum_event>(nameof(fulcrum_event.bytes)) },
+        { "fulcrum_event.last_seen_ns", Off<fulcrum_event>(nameof(fulcrum_event.last_seen_ns)) },
+        { "fulcrum_event.state", Off<fulcrum_event>(nameof(fulcrum_event.state)) },
         { "bpf_tc_hook", Unsafe.SizeOf<bpf_tc_hook>() },
         { "bpf_tc_hook.ifindex", Off<bpf_tc_hook>(nameof(bpf_tc_hook.ifindex)) },
         { "bpf_tc_hook.attach_point", Off<bpf_tc_hook>(nameof(bpf_tc_hook.attach_point)) },
@@ -47,6 +55,7 @@ public class BpfLayoutTests
         { "bpf_prog_info.map_ids", Off<bpf_prog_info>(nameof(bpf_prog_info.map_ids)) },
         { "bpf_prog_info.name", Off<bpf_prog_info>(nameof(bpf_prog_info.name)) },
         { "BPF_TC_INGRESS", Libbpf.BPF_TC_INGRESS },
+        { "BPF_MAP_TYPE_RINGBUF", Libbpf.BPF_MAP_TYPE_RINGBUF },
         { "BPF_TC_EGRESS", Libbpf.BPF_TC_EGRESS },
         { "BPF_TC_F_REPLACE", (int)Libbpf.BPF_TC_F_REPLACE },
         { "XDP_FLAGS_SKB_MODE", (int)Libbpf.XDP_FLAGS_SKB_MODE },
@@ -139,7 +148,11 @@ public class BpfLayoutTests
                 O(fulcrum_conn_key, virtual_addr) O(fulcrum_conn_key, client_port) O(fulcrum_conn_key, virtual_port)
                 S(fulcrum_conn_value) O(fulcrum_conn_value, packets) O(fulcrum_conn_value, bytes)
                 O(fulcrum_conn_value, last_seen_ns) O(fulcrum_conn_value, dest_mac) O(fulcrum_conn_value, state)
-                S(fulcrum_config) O(fulcrum_config, own_mac) O(fulcrum_config, ifindex)
+                S(fulcrum_config) O(fulcrum_config, own_mac) O(fulcrum_config, ifindex) O(fulcrum_config, workers)
+                O(fulcrum_config, fanout_mask)
+                S(fulcrum_event) O(fulcrum_event, key) O(fulcrum_event, packets) O(fulcrum_event, bytes)
+                O(fulcrum_event, last_seen_ns) O(fulcrum_event, state)
+                K(BPF_MAP_TYPE_RINGBUF)
                 S(bpf_tc_hook) O(bpf_tc_hook, ifindex) O(bpf_tc_hook, attach_point) O(bpf_tc_hook, parent)
                 S(bpf_tc_opts) O(bpf_tc_opts, prog_fd) O(bpf_tc_opts, flags) O(bpf_tc_opts, prog_id)
                 O(bpf_tc_opts, handle) O(bpf_tc_opts, priority)
