@@ -20,7 +20,7 @@ public enum BalanceVerdict : byte
 /// each packet. Single-threaded: only its worker calls <see cref="Process(ref ParsedPacket, long, out RealServer?, out DropReason)"/>
 /// and <see cref="Expire"/>. Never locks and never allocates per packet or per connection.
 /// </summary>
-public sealed class Balancer : IKernelHandBack
+public sealed class Balancer : IKernelEvents
 {
     // Probes for an embryonic entry to recycle when the table is full under drop_entry.
     private const int EvictProbes = 16;
@@ -439,7 +439,8 @@ public sealed class Balancer : IKernelHandBack
         }
         else if (FastPath!.Install(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.Dest!.Mac, tcp ? c.State : IpvsTcpState.None))
         {
-            c.Flags |= ConnectionFlags.InKernel;
+            // A fresh entry (over a marker, if there was one): its counts start at 0.
+            c.Flags = (c.Flags | ConnectionFlags.InKernel) & ~ConnectionFlags.KernelMarker;
             c.KernelPackets = 0;
             c.KernelBytes = 0;
         }
@@ -456,9 +457,7 @@ public sealed class Balancer : IKernelHandBack
         ref var c = ref _conns.At(index);
         if (FastPath!.Remove(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, out var k))
             FoldKernel(index, k, snapshot, nowMs, publish);
-        else
-            DrainKernel(nowMs); // the kernel handed it back just now: its counts and state are in the event ring
-        c.Flags &= ~ConnectionFlags.InKernel;
+        c.Flags &= ~(ConnectionFlags.InKernel | ConnectionFlags.KernelMarker);
     }
 
     /// <summary>
@@ -471,23 +470,102 @@ public sealed class Balancer : IKernelHandBack
         if (FastPath is null)
             return;
         _drainNowMs = nowMs;
-        FastPath.DrainHandedBack(this);
+        FastPath.DrainEvents(this);
     }
 
     private long _drainNowMs;
 
-    void IKernelHandBack.HandedBack(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, in KernelFlowCounters counters)
+    void IKernelEvents.StateChanged(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, in KernelFlowCounters counters)
     {
         int bucket = _conns.Bucket(protocol, client, clientPort, vip, vport);
         int index = _conns.Find(bucket, protocol, client, clientPort, vip, vport);
         if (index < 0)
             return;
         ref var c = ref _conns.At(index);
-        if ((c.Flags & ConnectionFlags.InKernel) == 0)
+        if ((c.Flags & (ConnectionFlags.InKernel | ConnectionFlags.KernelMarker)) == 0)
             return;
         FoldKernel(index, counters, _table.Snapshot, _drainNowMs);
-        c.Flags &= ~ConnectionFlags.InKernel;
+        if (IsKernelHeld(c.State))
+            c.Flags = (c.Flags | ConnectionFlags.InKernel) & ~ConnectionFlags.KernelMarker;
+        else
+            c.Flags = (c.Flags | ConnectionFlags.KernelMarker) & ~ConnectionFlags.InKernel;
     }
+
+    /// <summary>
+    /// A connection the kernel tier scheduled (ip_vs_schedule for a published rr/wrr service) joins this table as
+    /// if this worker had: bound to its dest, counted, in SYN_RECV from its SYN's time, held by the kernel. When the
+    /// service or dest is gone by now, or the table is full, the kernel's entry is removed: its next segment comes
+    /// up here and meets what IPVS would (no connection: dropped, the client retries).
+    /// </summary>
+    void IKernelEvents.Scheduled(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, uint destAddress, ushort destPort, long idleMs)
+    {
+        var snapshot = _table.Snapshot;
+        long nowMs = _drainNowMs;
+        var svc = snapshot.Find(protocol, vip, vport);
+        RealServer? dest = null;
+        foreach (var d in svc?.DestArray ?? [])
+        {
+            if (!d.IsIpv6 && d.Address4 == destAddress && d.Port == destPort)
+            {
+                dest = d;
+                break;
+            }
+        }
+
+        int bucket = _conns.Bucket(protocol, client, clientPort, vip, vport);
+        int existing = _conns.Find(bucket, protocol, client, clientPort, vip, vport);
+        if (existing >= 0)
+        {
+            // A connection this tier forwarded without the kernel (no entry, so the program took the SYN for a new
+            // one). ip_vs_in: in TIME_WAIT or CLOSE it expires and the SYN is scheduled afresh (the kernel's pick
+            // stands); otherwise the SYN reuses it in place, on its own dest.
+            ref var old = ref _conns.At(existing);
+            if (old.State is IpvsTcpState.TimeWait or IpvsTcpState.Close)
+            {
+                Unbind(existing);
+            }
+            else
+            {
+                SetTcpState(ref old, TcpStateMachine.Syn, snapshot, nowMs);
+                if (!ReferenceEquals(old.Dest, dest))
+                    KernelScheduleRefused++; // the SYN itself already went to the kernel's pick
+                if (!ReferenceEquals(old.Dest, dest) || old.State != IpvsTcpState.SynRecv)
+                    FastPath!.Install(protocol, client, clientPort, vip, vport, old.Dest!.Mac, old.State);
+
+                old.Flags = (old.Flags | ConnectionFlags.InKernel) & ~ConnectionFlags.KernelMarker;
+                old.KernelPackets = 0;
+                old.KernelBytes = 0;
+                return;
+            }
+        }
+
+        if (svc is null || dest is null || _conns.IsFull)
+        {
+            FastPath!.Remove(protocol, client, clientPort, vip, vport, out _);
+            KernelScheduleRefused++;
+            return;
+        }
+
+        int index = _conns.Add(bucket, protocol, client, clientPort, vip, vport);
+        ref var n = ref _conns.At(index);
+        n.Dest = dest;
+        n.Service = svc;
+        n.Flags |= ConnectionFlags.Inactive | ConnectionFlags.NoOutput | ConnectionFlags.InKernel;
+        n.KernelPackets = 0;
+        n.KernelBytes = 0;
+        ref var dc = ref dest.Counters.Slot(Index);
+        dc.InactiveConns++;
+        dc.Conns++;
+        svc.Counters.Slot(Index).Conns++;
+        SetTcpState(ref n, TcpStateMachine.Syn, snapshot, nowMs);
+        n.ExpiresMs = nowMs - Math.Max(0, idleMs) + snapshot.TcpTimeoutMs(n.State);
+    }
+
+    /// <summary>
+    /// Connections the kernel tier scheduled that this table could not take as scheduled (service or dest gone, table
+    /// full, or a SYN that reused a connection of another dest here).
+    /// </summary>
+    public long KernelScheduleRefused { get; private set; }
 
     /// <summary>
     /// Adds what the kernel forwarded since the last fold to the counters (ip_vs_in_stats, only while the dest
@@ -535,7 +613,10 @@ public sealed class Balancer : IKernelHandBack
         var set = svc.DestSet;
         if (!ReferenceEquals(scheduler.Bound, set.Dests))
             scheduler.Update(set);
-        return scheduler.Pick(svc, in packet, nowMs);
+        var picked = scheduler.Pick(svc, in packet, nowMs);
+        // Where the kernel tier's sequence continues when it takes this service's SYNs over (Director/KernelScheduling).
+        svc.LastScheduled = picked;
+        return picked;
     }
 
     /// <summary>
@@ -677,9 +758,10 @@ public sealed class Balancer : IKernelHandBack
                 else
                 {
                     FoldKernel(_cursor, k, snapshot, nowMs);
-                    // A FIN in the kernel moved it out of SYN_RECV/ESTABLISHED: the rest of it is forwarded here.
+                    // A FIN in the kernel moved it out of SYN_RECV/ESTABLISHED and no event ring told us: its entry
+                    // is a marker now, the rest of it is forwarded here.
                     if (c.Protocol == (byte)IpProtocol.Tcp && !IsKernelHeld(c.State))
-                        Unload(_cursor, snapshot, nowMs);
+                        c.Flags = (c.Flags | ConnectionFlags.KernelMarker) & ~ConnectionFlags.InKernel;
                 }
             }
             if ((c.Flags & ConnectionFlags.InUse) != 0 && c.ExpiresMs <= nowMs)
@@ -833,7 +915,7 @@ public sealed class Balancer : IKernelHandBack
     private void Unbind(int index)
     {
         ref var c = ref _conns.At(index);
-        if ((c.Flags & ConnectionFlags.InKernel) != 0)
+        if ((c.Flags & (ConnectionFlags.InKernel | ConnectionFlags.KernelMarker)) != 0)
             Unload(index, _table.Snapshot, _table.NowMs);
         var dest = c.Dest!;
         ref var dc = ref dest.Counters.Slot(Index);

@@ -19,6 +19,11 @@ internal enum ConnectionFlags : byte
     IPv6 = 16,
     /// <summary>The kernel tier holds an entry for it and forwards its packets (<see cref="IKernelFastPath"/>).</summary>
     InKernel = 32,
+    /// <summary>
+    /// The kernel tier handed it back (a FIN there) but keeps its entry as a marker: its segments come up here,
+    /// a SYN may reuse it in place; removed with the connection.
+    /// </summary>
+    KernelMarker = 64,
 }
 
 /// <summary>

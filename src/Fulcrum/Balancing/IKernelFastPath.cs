@@ -29,15 +29,26 @@ public interface IKernelFastPath
     bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters);
 
     /// <summary>
-    /// Hands <paramref name="sink"/> every connection the kernel gave back since the last call (a FIN moved it out
-    /// of SYN_RECV/ESTABLISHED; its entry is gone); returns how many. Without event rings, always 0: the
-    /// balancer's sweep finds those connections itself.
+    /// Hands <paramref name="sink"/> every event of the kernel tier since the last call (connections it scheduled,
+    /// handed back or reused); returns how many. Without event rings, always 0: the balancer's sweep reads the
+    /// entries' states itself and the kernel schedules nothing.
     /// </summary>
-    int DrainHandedBack(IKernelHandBack sink);
+    int DrainEvents(IKernelEvents sink);
 }
 
-/// <summary>Takes a connection back from the kernel tier with its final counters and state (see <see cref="IKernelFastPath.DrainHandedBack"/>).</summary>
-public interface IKernelHandBack
+/// <summary>What a worker learns from the kernel tier's events (see <see cref="IKernelFastPath.DrainEvents"/>).</summary>
+public interface IKernelEvents
 {
-    void HandedBack(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, in KernelFlowCounters counters);
+    /// <summary>
+    /// A segment forwarded in the kernel moved the connection's state: a FIN out of SYN_RECV/ESTABLISHED (handed back:
+    /// its entry stays as a marker, its next segments come up here) or a SYN reusing a closing connection in place
+    /// (SYN_RECV, held by the kernel again). <paramref name="counters"/> are the entry's totals since it was written.
+    /// </summary>
+    void StateChanged(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, in KernelFlowCounters counters);
+
+    /// <summary>
+    /// The kernel scheduled a new TCP connection (a published rr/wrr service's SYN) on real server
+    /// <paramref name="destAddress"/>:<paramref name="destPort"/> <paramref name="idleMs"/> ago and holds it in SYN_RECV.
+    /// </summary>
+    void Scheduled(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, uint destAddress, ushort destPort, long idleMs);
 }

@@ -90,6 +90,18 @@ public sealed class VirtualService
     /// <summary>The dest list with its scheduler table: what workers read once per scheduling decision.</summary>
     internal DestSet DestSet => Volatile.Read(ref _destSet);
 
+    /// <summary>
+    /// The dest a worker's scheduler picked last (any worker; a plain reference write per pick): where the kernel
+    /// tier's rr sequence starts when it takes over this service's SYNs, so the two walk one round.
+    /// </summary>
+    internal RealServer? LastScheduled
+    {
+        get => Volatile.Read(ref _lastScheduled);
+        set => _lastScheduled = value;
+    }
+
+    private RealServer? _lastScheduled;
+
     /// <summary>The scheduler's name (rr, wrr, lc, wlc, sed, nq, dh, sh, lblc, lblcr, mh, fo, ovf, twos).</summary>
     public string SchedulerName => Spec.Scheduler;
 

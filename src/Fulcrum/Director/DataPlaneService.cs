@@ -118,6 +118,8 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
             thread.Start();
         }
 
+        // Once the workers drain their event rings: the program may schedule SYNs itself from now on.
+        _kernel?.StartScheduling(_table);
         return Task.CompletedTask;
     }
 

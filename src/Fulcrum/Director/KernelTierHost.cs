@@ -16,6 +16,7 @@ internal sealed partial class KernelTierHost : IDisposable
     private readonly ILogger<KernelTierHost> _logger;
     private KernelTier? _tier;
     private KernelEventRing[]? _events;
+    private KernelScheduling? _scheduling;
     private bool _started;
 
     public KernelTierHost(DirectorOptions options, ILogger<KernelTierHost> logger)
@@ -86,6 +87,14 @@ internal sealed partial class KernelTierHost : IDisposable
         }
     }
 
+    /// <summary>With event rings, lets the program schedule the rr/wrr services' SYNs itself (<see cref="KernelScheduling"/>).</summary>
+    public void StartScheduling(IpvsTable table)
+    {
+        if (_tier is null || _events is null || _scheduling is not null)
+            return;
+        _scheduling = new KernelScheduling(table, _tier, _logger);
+    }
+
     /// <summary>Gives <paramref name="balancer"/> the tier and hides the tier's frames from <paramref name="ring"/> where needed.</summary>
     public void Bind(Balancer balancer, IFrameRing ring)
     {
@@ -110,6 +119,7 @@ internal sealed partial class KernelTierHost : IDisposable
 
     public void Dispose()
     {
+        _scheduling?.Dispose();
         foreach (var ring in _events ?? [])
             ring.Dispose();
         _tier?.Dispose();
@@ -129,7 +139,7 @@ internal sealed partial class KernelTierHost : IDisposable
     {
         private readonly KernelTier _tier;
         private readonly KernelEventRing? _events;
-        private IKernelHandBack? _sink;
+        private IKernelEvents? _sink;
 
         public FastPath(KernelTier tier, KernelEventRing? events)
         {
@@ -137,7 +147,7 @@ internal sealed partial class KernelTierHost : IDisposable
             _events = events;
         }
 
-        public int DrainHandedBack(IKernelHandBack sink)
+        public int DrainEvents(IKernelEvents sink)
         {
             if (_events is null)
                 return 0;
@@ -152,8 +162,11 @@ internal sealed partial class KernelTierHost : IDisposable
             }
         }
 
-        public void OnHandedBack(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, long packets, long bytes, long idleMs, byte state) =>
-            _sink?.HandedBack(protocol, client, clientPort, vip, vport, new KernelFlowCounters(packets, bytes, idleMs, (IpvsTcpState)state));
+        public void OnStateChanged(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, long packets, long bytes, long idleMs, byte state) =>
+            _sink?.StateChanged(protocol, client, clientPort, vip, vport, new KernelFlowCounters(packets, bytes, idleMs, (IpvsTcpState)state));
+
+        public void OnScheduled(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, uint destAddr, ushort destPort, long idleMs) =>
+            _sink?.Scheduled(protocol, client, clientPort, vip, vport, destAddr, destPort, idleMs);
 
         public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state) =>
             _tier.Install(protocol, client, clientPort, vip, vport, destMac, (byte)state);

@@ -96,10 +96,11 @@ public sealed class KernelProgramTests : IDisposable
         Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40006, Vip, 80, out long packets, out _, out _, out byte state));
         Assert.Equal((1, to), (packets, state));
 
-        // The ACK row keeps FIN_WAIT and TIME_WAIT as they are.
+        // The entry is a marker now: the connection's next segments go up to C#, untouched.
         _tier.TestRun(program, Tcp(40006, TcpFlags.Ack), _out, 1, out verdict, out _);
-        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40006, Vip, 80, out _, out _, out _, out state));
-        Assert.Equal(to, state);
+        Assert.NotEqual(forwarded, verdict);
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40006, Vip, 80, out packets, out _, out _, out state));
+        Assert.Equal((1, to), (packets, state));
     }
 
     [Theory]
@@ -162,6 +163,91 @@ public sealed class KernelProgramTests : IDisposable
 
     private static byte[] Udp(ushort clientPort, ushort port, int payload) =>
         new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).Udp(clientPort, port).WithPayload(payload).Build();
+
+    private static readonly ulong Rs2Mac = FrameBuilder.Mac("02:00:c6:33:64:03");
+    private static readonly uint Rs1 = FrameBuilder.Ip("198.51.100.2");
+    private static readonly uint Rs2 = FrameBuilder.Ip("198.51.100.3");
+
+    private sealed class Events : IKernelEventHandler
+    {
+        public readonly List<string> Seen = [];
+
+        public void OnStateChanged(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, long packets, long bytes, long idleMs, byte state) =>
+            Seen.Add($"state {clientPort} {packets} {state}");
+
+        public void OnScheduled(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, uint destAddr, ushort destPort, long idleMs) =>
+            Seen.Add($"scheduled {clientPort} {(destAddr == Rs1 ? "rs1" : destAddr == Rs2 ? "rs2" : "?")}:{destPort}");
+    }
+
+    [Theory]
+    [InlineData("fulcrum_tc", TcActRedirect)]
+    [InlineData("fulcrum_xdp", XdpTx)]
+    public void PublishedRoundRobin_SynsScheduledInTheKernel_InTurn_AndToldToTheWorker(string program, uint forwarded)
+    {
+        var rings = _tier.OpenEventRings(1, 32);
+        try
+        {
+            _tier.PublishSchedule(Vip, 80, [new KernelSlot(RealServerMac, Rs1, 80), new KernelSlot(Rs2Mac, Rs2, 80)]);
+            var macs = new List<ulong>();
+            for (ushort port = 41000; port < 41004; port++)
+            {
+                _tier.TestRun(program, Tcp(port, TcpFlags.Syn), _out, 1, out uint verdict, out _);
+                Assert.Equal(forwarded, verdict);
+                macs.Add(EthernetFrame.ReadMac(_out));
+                Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, port, Vip, 80, out long packets, out _, out _, out byte state));
+                Assert.Equal((1, SynRecv), (packets, state));
+            }
+
+            Assert.Equal([RealServerMac, Rs2Mac, RealServerMac, Rs2Mac], macs);
+            var events = new Events();
+            Assert.Equal(4, rings[0].Consume(events));
+            Assert.Equal(["scheduled 41000 rs1:80", "scheduled 41001 rs2:80", "scheduled 41002 rs1:80", "scheduled 41003 rs2:80"], events.Seen);
+
+            // A retransmitted SYN stays on its real server; a SYN|ACK or a SYN to an unpublished port goes up.
+            _tier.TestRun(program, Tcp(41001, TcpFlags.Syn), _out, 1, out uint again, out _);
+            Assert.Equal((forwarded, Rs2Mac), (again, EthernetFrame.ReadMac(_out)));
+            _tier.TestRun(program, Tcp(41005, TcpFlags.Syn | TcpFlags.Ack), _out, 1, out uint synAck, out _);
+            Assert.NotEqual(forwarded, synAck);
+            _tier.TestRun(program, new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).Tcp(41006, 443, TcpFlags.Syn).Build(), _out, 1, out uint other, out _);
+            Assert.NotEqual(forwarded, other);
+            Assert.Equal(0, rings[0].Consume(events));
+
+            // Unpublished: new SYNs go up again.
+            _tier.PublishSchedule(Vip, 80, []);
+            _tier.TestRun(program, Tcp(41007, TcpFlags.Syn), _out, 1, out uint after, out _);
+            Assert.NotEqual(forwarded, after);
+        }
+        finally
+        {
+            foreach (var r in rings)
+                r.Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData("fulcrum_tc", TcActRedirect)]
+    [InlineData("fulcrum_xdp", XdpTx)]
+    public void FinHandsBack_ThenASynReusesTheMarkerInPlace(string program, uint forwarded)
+    {
+        var rings = _tier.OpenEventRings(1, 32);
+        try
+        {
+            Assert.True(_tier.Install(IpProtocols.Tcp, Client, 41010, Vip, 80, RealServerMac, Established));
+            _tier.TestRun(program, Tcp(41010, TcpFlags.Fin | TcpFlags.Ack), _out, 1, out uint verdict, out _);
+            Assert.Equal(forwarded, verdict);
+            // FIN_WAIT + SYN: the syn row, on the same real server (ip_vs_in reuses it with conn_reuse_mode 1).
+            _tier.TestRun(program, Tcp(41010, TcpFlags.Syn), _out, 1, out verdict, out _);
+            Assert.Equal((forwarded, RealServerMac), (verdict, EthernetFrame.ReadMac(_out)));
+            var events = new Events();
+            rings[0].Consume(events);
+            Assert.Equal([$"state 41010 1 {FinWait}", $"state 41010 2 {SynRecv}"], events.Seen);
+        }
+        finally
+        {
+            foreach (var r in rings)
+                r.Dispose();
+        }
+    }
 
     private static byte[] Tcp(ushort clientPort, byte flags) =>
         new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).Tcp(clientPort, 80, flags).Build();

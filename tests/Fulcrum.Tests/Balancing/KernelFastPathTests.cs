@@ -43,25 +43,24 @@ public class KernelFastPathTests
 
         public readonly Queue<((byte, uint, ushort, uint, ushort) Key, KernelFlowCounters Counters)> Events = new();
 
-        public int DrainHandedBack(IKernelHandBack sink)
+        public int DrainEvents(IKernelEvents sink)
         {
             int n = 0;
             while (Events.TryDequeue(out var e))
             {
                 var (protocol, client, clientPort, vip, vport) = e.Key;
-                sink.HandedBack(protocol, client, clientPort, vip, vport, e.Counters);
+                sink.StateChanged(protocol, client, clientPort, vip, vport, e.Counters);
                 n++;
             }
 
             return n;
         }
 
-        /// <summary>What the program does when a FIN moves a connection out of SYN_RECV/ESTABLISHED with event rings: delete and tell.</summary>
-        public void HandBack(ushort clientPort, ushort vport = 80)
+        /// <summary>What the program does when a segment moves a connection's state with event rings: tell (the entry stays).</summary>
+        public void Tell(ushort clientPort, ushort vport = 80)
         {
             var key = ((byte)6, U32(Client), clientPort, U32(Vip), vport);
             var e = Entries[key];
-            Entries.Remove(key);
             Events.Enqueue((key, new KernelFlowCounters(e.Packets, e.Bytes, e.IdleMs, e.State)));
         }
 
@@ -201,8 +200,8 @@ public class KernelFastPathTests
         map.Forward(6, 40010, 80, 52, 1, fin: true); // the client's FIN, forwarded and moved along the fin row there
         Assert.Equal(0, w.Expire(t.NowMs, 1024));
         Assert.Equal("FIN_WAIT", State(t, 40010));
-        Assert.Empty(map.Entries); // out of SYN_RECV/ESTABLISHED: the rest of it is the C# tier's again
-        Assert.Equal(1, map.Removes);
+        Assert.Single(map.Entries); // out of SYN_RECV/ESTABLISHED: a marker now, the rest of it is the C# tier's
+        Assert.Equal(0, map.Removes);
         d = t.Dest(Tcp80, Rs1);
         Assert.Equal((1u, 1u), (d.ActiveConns, d.InactiveConns));
         Assert.Equal(5UL, d.Stats.InPackets);
@@ -230,7 +229,7 @@ public class KernelFastPathTests
         map.Forward(6, 40012, 80, 52, 1, fin: true);
         Assert.Equal(0, w.Expire(t.NowMs, 1024));
         Assert.Equal("TIME_WAIT", State(t, 40012));
-        Assert.Empty(map.Entries);
+        Assert.Equal(0, map.Removes); // kept as a marker until the connection expires
     }
 
     [Fact]
@@ -257,40 +256,59 @@ public class KernelFastPathTests
     }
 
     [Fact]
-    public void Tcp_HandedBackByTheKernelsFin_TakenBackAtTheNextDrain_WithoutAMapCall()
+    public void Tcp_HandedBackByTheKernelsFin_TakenBackAtTheNextDrain_EntryKeptAsAMarker()
     {
         var (t, w, map) = WarmTcp();
         w.Open(t, 40015);
         map.Forward(6, 40015, 80, 52, 2);
         map.Forward(6, 40015, 80, 52, 1, fin: true);
-        map.HandBack(40015);
+        map.Tell(40015);
 
         w.DrainKernel(t.NowMs);
         Assert.Equal("FIN_WAIT", State(t, 40015));
-        Assert.Equal(0, map.Removes); // the program deleted the entry itself
+        Assert.Equal(0, map.Removes);
+        Assert.Single(map.Entries); // the marker: a SYN reusing the client port must not be scheduled as new
         var d = t.Dest(Tcp80, Rs1);
         Assert.Equal(5UL, d.Stats.InPackets);
         Assert.Equal((1u, 1u), (d.ActiveConns, d.InactiveConns));
 
-        // The client's last ACK comes up to C# now, against FIN_WAIT (which the ACK row keeps).
+        // The client's last ACK comes up to C# now, against FIN_WAIT (which the ACK row keeps): no map call.
         w.Send(t, Tcp(40015, Ack), out var verdict, out _);
         Assert.Equal(BalanceVerdict.Forward, verdict);
         Assert.Equal("FIN_WAIT", State(t, 40015));
-        Assert.Equal(0, map.Removes);
+        Assert.Equal((0, 1), (map.Removes, map.Installs));
+
+        // The connection expires: its marker goes with it.
+        _time.Advance(TimeSpan.FromSeconds(121));
+        w.Expire(t.NowMs, 1024);
         Assert.Empty(map.Entries);
     }
 
     [Fact]
-    public void Tcp_HandedBackWhileItsRstComesUp_TheRemoveMissDrainsTheRingFirst()
+    public void Tcp_SynReusingAMarkerInTheKernel_BackToSynRecvAndHeld()
     {
         var (t, w, map) = WarmTcp();
         w.Open(t, 40016);
-        map.Forward(6, 40016, 80, 52, 1, fin: true); // SYN_RECV + FIN -> TIME_WAIT in the kernel
-        map.HandBack(40016);
-        // Not drained yet: the RST finds no entry to remove, so the balancer reads the ring before running the RST.
-        w.Send(t, Tcp(40016, Rst), out _, out _);
-        Assert.Equal("CLOSE", State(t, 40016)); // the rst row: TIME_WAIT -> CLOSE; from a stale SYN_RECV it would stay SYN_RECV
-        Assert.Empty(map.Events);
-        Assert.Equal(4UL, t.Dest(Tcp80, Rs1).Stats.InPackets); // two SYNs and the RST here, the FIN in the kernel
+        map.Forward(6, 40016, 80, 52, 1);
+        map.Forward(6, 40016, 80, 52, 1, fin: true);
+        map.Tell(40016);
+        w.DrainKernel(t.NowMs);
+        Assert.Equal("FIN_WAIT", State(t, 40016));
+
+        // The program forwards a SYN on the marker (the syn row: FIN_WAIT -> SYN_RECV, same dest) and tells.
+        var key = ((byte)6, U32(Client), (ushort)40016, U32(Vip), (ushort)80);
+        var e = map.Entries[key];
+        map.Entries[key] = e with { Packets = e.Packets + 1, Bytes = e.Bytes + 60, State = IpvsTcpState.SynRecv };
+        map.Tell(40016);
+        w.DrainKernel(t.NowMs);
+        Assert.Equal("SYN_RECV", State(t, 40016));
+        var d = t.Dest(Tcp80, Rs1);
+        Assert.Equal((2u, 0u), (d.ActiveConns, d.InactiveConns));
+        Assert.Equal(5UL, d.Stats.InPackets);
+
+        // Held again: the handshake's ACK in the kernel makes it ESTABLISHED at the sweep.
+        map.Forward(6, 40016, 80, 52, 1);
+        w.Expire(t.NowMs, 1024);
+        Assert.Equal("ESTABLISHED", State(t, 40016));
     }
 }

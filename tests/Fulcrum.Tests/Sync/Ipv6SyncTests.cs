@@ -141,7 +141,7 @@ public class Ipv6SyncTests
         }
         public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters) =>
             TryRead(protocol, client, clientPort, vip, vport, out counters);
-        public int DrainHandedBack(IKernelHandBack sink) => 0;
+        public int DrainEvents(IKernelEvents sink) => 0;
     }
 
     [Fact]

@@ -29,6 +29,9 @@ internal sealed class RoundRobinScheduler : IScheduler
         _dests = dests;
     }
 
+    /// <summary>Continues the round after <paramref name="last"/> (the head when it is not in the list), as if it had just picked it.</summary>
+    internal void ContinueAfter(RealServer? last) => _last = last is null ? -1 : Array.IndexOf(_dests, last);
+
     public RealServer? Pick(VirtualService service, in ParsedPacket packet, long nowMs)
     {
         var dests = _dests;

@@ -11,11 +11,17 @@ public interface IKernelEventHandler
     /// A FIN moved the TCP connection out of SYN_RECV/ESTABLISHED in the kernel, which deleted its entry: its final
     /// packets, bytes, milliseconds since its last frame and IPVS state (IP_VS_TCP_S_*).
     /// </summary>
-    void OnHandedBack(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, long packets, long bytes, long idleMs, byte state);
+    void OnStateChanged(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, long packets, long bytes, long idleMs, byte state);
+
+    /// <summary>
+    /// The program scheduled a new TCP connection (its SYN) on real server <paramref name="destAddr"/>:<paramref name="destPort"/>
+    /// and holds it in SYN_RECV; <paramref name="idleMs"/> ago.
+    /// </summary>
+    void OnScheduled(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, uint destAddr, ushort destPort, long idleMs);
 }
 
 /// <summary>
-/// One worker's BPF ring buffer of handed-back connections (fulcrum_events[i]), read with libbpf's consumer:
+/// One worker's BPF ring buffer of connections the program handed back or scheduled (fulcrum_events[i]), read with libbpf's consumer:
 /// <see cref="Consume"/> reads the shared pages without a syscall (the program submits without waking anyone),
 /// so the worker calls it after each poll. Owned by one thread.
 /// </summary>
@@ -83,16 +89,21 @@ public sealed unsafe class KernelEventRing : IDisposable
         try
         {
             var e = (fulcrum_event*)data;
-            ring._handler?.OnHandedBack(
-                e->key.protocol,
-                BinaryPrimitives.ReverseEndianness(e->key.client_addr),
-                BinaryPrimitives.ReverseEndianness(e->key.client_port),
-                BinaryPrimitives.ReverseEndianness(e->key.virtual_addr),
-                BinaryPrimitives.ReverseEndianness(e->key.virtual_port),
-                (long)e->packets,
-                (long)e->bytes,
-                KernelTier.IdleMs(e->last_seen_ns),
-                e->state);
+            byte protocol = e->key.protocol;
+            uint client = BinaryPrimitives.ReverseEndianness(e->key.client_addr);
+            ushort clientPort = BinaryPrimitives.ReverseEndianness(e->key.client_port);
+            uint vip = BinaryPrimitives.ReverseEndianness(e->key.virtual_addr);
+            ushort vport = BinaryPrimitives.ReverseEndianness(e->key.virtual_port);
+            long idleMs = KernelTier.IdleMs(e->last_seen_ns);
+            if (e->type == fulcrum_event.Scheduled)
+            {
+                ring._handler?.OnScheduled(protocol, client, clientPort, vip, vport,
+                    BinaryPrimitives.ReverseEndianness(e->dest_addr), BinaryPrimitives.ReverseEndianness(e->dest_port), idleMs);
+            }
+            else
+            {
+                ring._handler?.OnStateChanged(protocol, client, clientPort, vip, vport, (long)e->packets, (long)e->bytes, idleMs, e->state);
+            }
         }
         catch (Exception)
         {

@@ -41,16 +41,57 @@ internal unsafe struct fulcrum_config
     public uint fanout_mask;
 }
 
-/// <summary>fulcrum_dr.h struct fulcrum_event: a TCP connection the program handed back, with its final counts and state.</summary>
+/// <summary>fulcrum_dr.h struct fulcrum_event: a connection the program handed back (final counts and state) or scheduled.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct fulcrum_event
+internal struct fulcrum_event
 {
+    public const byte HandedBack = 0;
+    public const byte Scheduled = 1;
+
     public fulcrum_conn_key key;
     public ulong packets;
     public ulong bytes;
     public ulong last_seen_ns;
+    public uint dest_addr;
+    public ushort dest_port;
     public byte state;
-    public fixed byte pad[7];
+    public byte type;
+}
+
+/// <summary>fulcrum_dr.h struct fulcrum_service_key: a virtual service the program schedules (network order).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct fulcrum_service_key
+{
+    public byte protocol;
+    public byte pad;
+    public ushort port;
+    public uint addr;
+}
+
+/// <summary>fulcrum_dr.h struct fulcrum_service: its slot table's generation and size, and the shared cursor.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct fulcrum_service
+{
+    public uint table;
+    public uint count;
+    public ulong cursor;
+}
+
+/// <summary>fulcrum_dr.h struct fulcrum_slot_key.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct fulcrum_slot_key
+{
+    public uint table;
+    public uint index;
+}
+
+/// <summary>fulcrum_dr.h struct fulcrum_slot: one pick of the sequence (address and port in network order).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct fulcrum_slot
+{
+    public fixed byte dest_mac[6];
+    public ushort dest_port;
+    public uint dest_addr;
 }
 
 /// <summary>fulcrum_dr.h struct fulcrum_claim_key: a virtual service fulcrum_xsk redirects to the AF_XDP sockets.</summary>

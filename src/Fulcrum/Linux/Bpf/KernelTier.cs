@@ -7,6 +7,9 @@ using Fulcrum.Packets;
 
 namespace Fulcrum.Linux.Bpf;
 
+/// <summary>One pick of a published scheduling sequence: the real server's MAC, IPv4 address and port (host order).</summary>
+public readonly record struct KernelSlot(ulong Mac, uint Address, ushort Port);
+
 /// <summary>
 /// The kernel tier on one interface: fulcrum_dr.bpf.o loaded through libbpf, its program attached at tc
 /// ingress or XDP, and the connection map the C# data plane fills (fulcrum_dr.bpf.c says what the
@@ -325,6 +328,94 @@ public sealed unsafe class KernelTier : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Makes the program schedule the new TCP connections to <paramref name="vip"/>:<paramref name="vport"/> (host order)
+    /// itself: the i-th SYN goes to <c>slots[i % slots.Length]</c>, one cursor shared by all CPUs. An empty
+    /// <paramref name="slots"/> stops it (SYNs go up to C# again). The new slot table is written under a new
+    /// generation before the service points at it, so the program never reads a half-written table.
+    /// </summary>
+    public void PublishSchedule(uint vip, ushort vport, ReadOnlySpan<KernelSlot> slots)
+    {
+        lock (_publishLock)
+        {
+            int servicesFd = MapFd("fulcrum_services");
+            int slotsFd = MapFd("fulcrum_slots");
+            var key = new fulcrum_service_key
+            {
+                protocol = IpProtocols.Tcp,
+                port = BinaryPrimitives.ReverseEndianness(vport),
+                addr = BinaryPrimitives.ReverseEndianness(vip),
+            };
+            _published.TryGetValue((vip, vport), out var old);
+            if (slots.IsEmpty)
+            {
+                _ = Libbpf.MapDelete(servicesFd, &key);
+                _published.Remove((vip, vport));
+            }
+            else
+            {
+                uint table = ++_nextTable == 0 ? ++_nextTable : _nextTable;
+                for (int i = 0; i < slots.Length; i++)
+                {
+                    var slotKey = new fulcrum_slot_key { table = table, index = (uint)i };
+                    var slot = new fulcrum_slot
+                    {
+                        dest_addr = BinaryPrimitives.ReverseEndianness(slots[i].Address),
+                        dest_port = BinaryPrimitives.ReverseEndianness(slots[i].Port),
+                    };
+                    EthernetFrame.WriteMac(new Span<byte>(slot.dest_mac, 6), slots[i].Mac);
+                    int rc = Libbpf.MapUpdate(slotsFd, &slotKey, &slot, Libbpf.BPF_ANY);
+                    if (rc < 0)
+                    {
+                        DeleteSlots(slotsFd, table, i);
+                        Errno.Throw("bpf_map_update_elem(fulcrum_slots)", -rc);
+                    }
+                }
+
+                var service = new fulcrum_service { table = table, count = (uint)slots.Length };
+                int src = Libbpf.MapUpdate(servicesFd, &key, &service, Libbpf.BPF_ANY);
+                if (src < 0)
+                {
+                    DeleteSlots(slotsFd, table, slots.Length);
+                    Errno.Throw("bpf_map_update_elem(fulcrum_services)", -src);
+                }
+
+                _published[(vip, vport)] = (table, slots.Length);
+            }
+
+            if (old.Count > 0)
+                DeleteSlots(slotsFd, old.Table, old.Count);
+        }
+    }
+
+    /// <summary>The published service's cursor: how many SYNs the program has scheduled since the table was published.</summary>
+    public bool TryReadScheduleCursor(uint vip, ushort vport, out ulong cursor)
+    {
+        var key = new fulcrum_service_key
+        {
+            protocol = IpProtocols.Tcp,
+            port = BinaryPrimitives.ReverseEndianness(vport),
+            addr = BinaryPrimitives.ReverseEndianness(vip),
+        };
+        var value = default(fulcrum_service);
+        bool found = Libbpf.MapLookup(MapFd("fulcrum_services"), &key, &value) == 0;
+        cursor = value.cursor;
+        return found;
+    }
+
+    private static void DeleteSlots(int slotsFd, uint table, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            var slotKey = new fulcrum_slot_key { table = table, index = (uint)i };
+            _ = Libbpf.MapDelete(slotsFd, &slotKey);
+        }
+    }
+
+    private readonly Lock _publishLock = new();
+    private readonly Dictionary<(uint Vip, ushort Port), (uint Table, int Count)> _published = [];
+    private uint _nextTable;
 
     /// <summary>Each worker's ring: 1 MiB, ~18,000 handed-back connections between two drains (it must match fulcrum_event_ring).</summary>
     private const uint EventRingBytes = 1 << 20;

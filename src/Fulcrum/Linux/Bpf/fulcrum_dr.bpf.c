@@ -2,9 +2,11 @@
 // Fulcrum's kernel tier: forwards packets of LVS-DR connections the C# data plane has already
 // scheduled (TCP from its SYN, UDP after its first datagram), from a connection map the C# side fills
 // (Linux/Bpf/KernelTier.cs), and moves a TCP entry's state along the INPUT-ONLY rows of IPVS's table
-// (ip_vs_proto_tcp.c) for the segments it forwards: ACKs and FINs. SYN and RST segments go up to the C#
-// path (AF_PACKET), which reads the entry's state first and runs those rows itself (a SYN may start a new
-// connection, a RST ends one), as do new flows, fragments, IP options, VLAN tags and non-IPv4.
+// (ip_vs_proto_tcp.c) for the segments it forwards: ACKs and FINs. For the virtual services C# publishes
+// in fulcrum_services (rr and wrr) it also schedules a new connection's SYN itself, from a slot table that
+// is the scheduler's sequence, and tells the owning worker through its event ring. RST segments, SYNs of
+// other services and of connections past SYN_RECV go up to the C# path (AF_PACKET), which reads the entry's
+// state first and runs those rows itself, as do UDP's new flows, fragments, IP options, VLAN tags and non-IPv4.
 //
 // Three entry points share one decision (fulcrum_match), so they can never disagree:
 //   fulcrum_tc      cls_bpf direct-action on ingress; a hit is rewritten and bpf_redirect'ed out of the
@@ -67,6 +69,21 @@ struct {
 	__array(values, struct fulcrum_event_ring);
 } fulcrum_events SEC(".maps");
 
+// The virtual services whose SYNs are scheduled here, and their slot tables (see fulcrum_dr.h).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct fulcrum_service_key);
+	__type(value, struct fulcrum_service);
+} fulcrum_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct fulcrum_slot_key);
+	__type(value, struct fulcrum_slot);
+} fulcrum_slots SEC(".maps");
+
 // Per-CPU totals of what this program forwarded (index 0) and sent up (index 1): for diagnostics.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -114,59 +131,153 @@ static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
 	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
 }
 
-// Returns the map value on a hit (the frame is forwarded by the kernel tier), NULL otherwise.
-static __always_inline struct fulcrum_conn_value *fulcrum_match(const struct fulcrum_head *h,
-								__u32 len, __u32 *ip_len)
+enum { FULCRUM_UP, FULCRUM_FORWARD, FULCRUM_SCHEDULE };
+
+// The one decision tc, XDP and the socket filter share. FORWARD: *v is the frame's connection. SCHEDULE: a
+// pure SYN of a new connection to a service in fulcrum_services (*svc), given that event rings exist (the
+// worker must learn of it). UP: everything else, for the C# tier.
+static __always_inline int fulcrum_decide(const struct fulcrum_head *h, __u32 len, __u32 *ip_len,
+					  struct fulcrum_conn_key *key, struct fulcrum_config **cfgp,
+					  struct fulcrum_conn_value **v, struct fulcrum_service **svc)
 {
 	if (len < sizeof(struct fulcrum_head) || h->proto != bpf_htons(ETH_P_IP))
-		return NULL;
+		return FULCRUM_UP;
 	if (h->ip.version != 4 || h->ip.ihl != 5)
-		return NULL;
+		return FULCRUM_UP;
 	// Fragments go up: only the first has ports, and IPVS handles them in C#.
 	if (h->ip.frag_off & bpf_htons(0x3fff))
-		return NULL;
+		return FULCRUM_UP;
+	__u8 flags = 0;
 	if (h->ip.protocol == IPPROTO_TCP) {
-		if (h->l4[TCP_FLAGS_OFF - 4] & (TCP_SYN | TCP_RST))
-			return NULL;
+		flags = h->l4[TCP_FLAGS_OFF - 4];
+		if (flags & TCP_RST)
+			return FULCRUM_UP;
 	} else if (h->ip.protocol != IPPROTO_UDP) {
-		return NULL;
+		return FULCRUM_UP;
 	}
 
 	__u32 zero = 0;
 	struct fulcrum_config *cfg = bpf_map_lookup_elem(&fulcrum_config, &zero);
 	if (!cfg)
-		return NULL;
+		return FULCRUM_UP;
+	*cfgp = cfg;
 	// Only frames sent to this director (the C# path's rule): a switch flooding a peer's MAC must not
 	// make a BACKUP forward the MASTER's traffic.
 	if (!mac_equal(h->dst_mac, cfg->own_mac))
-		return NULL;
+		return FULCRUM_UP;
 
-	struct fulcrum_conn_key key = {
-		.protocol = h->ip.protocol,
-		.client_addr = h->ip.saddr,
-		.virtual_addr = h->ip.daddr,
-		.client_port = h->sport,
-		.virtual_port = h->dport,
-	};
+	key->protocol = h->ip.protocol;
+	key->client_addr = h->ip.saddr;
+	key->virtual_addr = h->ip.daddr;
+	key->client_port = h->sport;
+	key->virtual_port = h->dport;
 	*ip_len = bpf_ntohs(h->ip.tot_len);
-	return bpf_map_lookup_elem(&fulcrum_conns, &key);
+	*v = bpf_map_lookup_elem(&fulcrum_conns, key);
+	__u8 state = *v ? (*v)->state : sNO;
+	if (!(flags & TCP_SYN)) {
+		// Held in SYN_RECV or ESTABLISHED (UDP: 0); a closing connection's entry is a marker: its
+		// segments go up, C# runs the rest of it.
+		if (*v && (h->ip.protocol == IPPROTO_UDP || state == sSR || state == sES))
+			return FULCRUM_FORWARD;
+		return FULCRUM_UP;
+	}
+
+	// A SYN. In SYN_RECV it stays there on the same real server (the syn row): forward it, a retransmission.
+	// A closing connection in FIN_WAIT, CLOSE_WAIT or LAST_ACK is reused in place, as ip_vs_in does with
+	// conn_reuse_mode 1 (is_new_conn_expected is true only in TIME_WAIT and CLOSE): SYN_RECV on the same real
+	// server, and the worker is told. TIME_WAIT and CLOSE (expire and reschedule) and ESTABLISHED go up.
+	if (flags & (TCP_ACK | TCP_FIN))
+		return FULCRUM_UP;
+	if (*v) {
+		if (state == sSR)
+			return FULCRUM_FORWARD;
+		if ((state == sFW || state == sCW || state == sLA) && cfg->workers != 0)
+			return FULCRUM_FORWARD;
+		return FULCRUM_UP;
+	}
+	if (cfg->workers == 0)
+		return FULCRUM_UP;
+	struct fulcrum_service_key sk = { .protocol = IPPROTO_TCP, .port = h->dport, .addr = h->ip.daddr };
+	*svc = bpf_map_lookup_elem(&fulcrum_services, &sk);
+	return *svc && (*svc)->count ? FULCRUM_SCHEDULE : FULCRUM_UP;
 }
 
-// Hands a connection a FIN moved out of SYN_RECV/ESTABLISHED back to its worker: the final counts and state
-// go into the worker's event ring and the entry is deleted, so the rest of the connection (its last ACKs)
-// goes up to C#. Without a ring (none configured, or full) the entry stays; the C# sweep finds it.
-static __always_inline void fulcrum_hand_back(const struct fulcrum_head *h, struct fulcrum_conn_value *v,
-					      const struct fulcrum_config *cfg)
+// The worker whose connection table holds the client's connections: the AF_PACKET fanout program's hash of
+// the client address (32-bit, host order) masked with fanout_mask, then fanout_demux_bpf's "% members".
+static __always_inline void *fulcrum_worker_ring(const struct fulcrum_head *h, const struct fulcrum_config *cfg)
 {
 	__u32 worker = 0;
 	if (cfg->workers == 0)
-		return;
+		return NULL;
 	if (cfg->workers > 1) {
-		// The fanout program's arithmetic (32-bit, the address in host order), then fanout_demux_bpf's "% members".
 		__u32 a = (bpf_ntohl(h->ip.saddr) & cfg->fanout_mask) * 0x9E3779B1u;
 		worker = (a >> 16) % cfg->workers;
 	}
-	void *ring = bpf_map_lookup_elem(&fulcrum_events, &worker);
+	return bpf_map_lookup_elem(&fulcrum_events, &worker);
+}
+
+// ip_vs_schedule for a published service: the next slot of its sequence (a shared cursor, as the kernel's rr
+// and wrr share theirs under a lock), an entry in SYN_RECV and a SCHEDULED event for the owning worker. NULL
+// (the SYN goes up) when the ring or the map is full, or the slot vanished under a table update.
+static __always_inline struct fulcrum_conn_value *fulcrum_schedule(const struct fulcrum_head *h,
+								   const struct fulcrum_conn_key *key,
+								   const struct fulcrum_config *cfg,
+								   struct fulcrum_service *svc)
+{
+	__u32 count = svc->count;
+	if (count == 0)
+		return NULL;
+	__u64 cursor = __sync_fetch_and_add(&svc->cursor, 1);
+	struct fulcrum_slot_key slot_key = { .table = svc->table, .index = (__u32)(cursor % count) };
+	struct fulcrum_slot *slot = bpf_map_lookup_elem(&fulcrum_slots, &slot_key);
+	if (!slot)
+		return NULL;
+	void *ring = fulcrum_worker_ring(h, cfg);
+	if (!ring)
+		return NULL;
+	struct fulcrum_event *e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
+	if (!e)
+		return NULL;
+	struct fulcrum_conn_value value = { .state = sSR };
+	__builtin_memcpy(value.dest_mac, slot->dest_mac, 6);
+	if (bpf_map_update_elem(&fulcrum_conns, key, &value, BPF_NOEXIST) != 0) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return NULL;
+	}
+	e->key = *key;
+	e->packets = 0;
+	e->bytes = 0;
+	e->last_seen_ns = bpf_ktime_get_ns();
+	e->dest_addr = slot->dest_addr;
+	e->dest_port = slot->dest_port;
+	e->state = sSR;
+	e->type = FULCRUM_EVENT_SCHEDULED;
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	return bpf_map_lookup_elem(&fulcrum_conns, key);
+}
+
+// What tc and XDP forward: the connection's entry (found, or just scheduled), or NULL to send the frame up.
+static __always_inline struct fulcrum_conn_value *fulcrum_match(const struct fulcrum_head *h, __u32 len, __u32 *ip_len)
+{
+	struct fulcrum_conn_key key = {};
+	struct fulcrum_config *cfg = NULL;
+	struct fulcrum_conn_value *v = NULL;
+	struct fulcrum_service *svc = NULL;
+	int what = fulcrum_decide(h, len, ip_len, &key, &cfg, &v, &svc);
+	if (what == FULCRUM_FORWARD)
+		return v;
+	if (what == FULCRUM_SCHEDULE && cfg && svc)
+		return fulcrum_schedule(h, &key, cfg, svc);
+	return NULL;
+}
+
+// Tells the connection's worker what a segment did to it (HANDED_BACK, REUSED): counts so far and the new state.
+// The entry stays: a handed-back one is a marker C# removes when the connection expires. Without a ring (none
+// configured, or full) the C# sweep reads the entry's state instead.
+static __always_inline void fulcrum_tell(const struct fulcrum_head *h, const struct fulcrum_conn_value *v,
+					 const struct fulcrum_config *cfg, __u8 type)
+{
+	void *ring = fulcrum_worker_ring(h, cfg);
 	if (!ring)
 		return;
 	struct fulcrum_event *e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
@@ -183,15 +294,17 @@ static __always_inline void fulcrum_hand_back(const struct fulcrum_head *h, stru
 	e->packets = v->packets;
 	e->bytes = v->bytes;
 	e->last_seen_ns = v->last_seen_ns;
+	e->dest_addr = 0;
+	e->dest_port = 0;
 	e->state = v->state;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	// Deleted first: the worker may read the event the moment it is submitted, and then expects the entry gone.
-	bpf_map_delete_elem(&fulcrum_conns, &key);
+	e->type = type;
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
-// What a forwarded frame does to its entry: ip_vs_in_stats and, for TCP, set_tcp_state (tcp_state_idx
-// picks the fin row for any FIN, else the ack row for an ACK; a segment with neither moves nothing).
+// What a forwarded frame does to its entry: ip_vs_in_stats and, for TCP, set_tcp_state (tcp_state_idx: the
+// syn row for a SYN, else the fin row for a FIN, else the ack row for an ACK; a segment with none moves
+// nothing). fulcrum_decide only forwards SYNs that stay in SYN_RECV or reuse a closing entry, and other
+// segments only in SYN_RECV or ESTABLISHED.
 static __always_inline void fulcrum_account(struct fulcrum_conn_value *v, const struct fulcrum_head *h, __u32 ip_len)
 {
 	__sync_fetch_and_add(&v->packets, 1);
@@ -200,14 +313,22 @@ static __always_inline void fulcrum_account(struct fulcrum_conn_value *v, const 
 	if (h->ip.protocol == IPPROTO_TCP) {
 		__u8 flags = h->l4[TCP_FLAGS_OFF - 4];
 		__u32 state = v->state;
-		if (state < sLAST && (flags & (TCP_FIN | TCP_ACK))) {
-			__u8 next = (flags & TCP_FIN) ? fulcrum_fin_row[state] : fulcrum_ack_row[state];
+		if (state < sLAST) {
+			__u8 next = state;
+			if (flags & TCP_SYN)
+				next = sSR;
+			else if (flags & TCP_FIN)
+				next = fulcrum_fin_row[state];
+			else if (flags & TCP_ACK)
+				next = fulcrum_ack_row[state];
 			if (next != state) {
 				v->state = next;
 				__u32 zero = 0;
 				struct fulcrum_config *cfg = bpf_map_lookup_elem(&fulcrum_config, &zero);
-				if (next != sSR && next != sES && cfg)
-					fulcrum_hand_back(h, v, cfg);
+				if (cfg && (flags & TCP_SYN))
+					fulcrum_tell(h, v, cfg, FULCRUM_EVENT_REUSED);
+				else if (cfg && next != sSR && next != sES)
+					fulcrum_tell(h, v, cfg, FULCRUM_EVENT_HANDED_BACK);
 			}
 		}
 	}
@@ -232,7 +353,7 @@ int fulcrum_tc(struct __sk_buff *skb)
 	__builtin_memcpy(macs + 6, h.dst_mac, 6);
 	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) < 0)
 		return TC_ACT_OK;
-	fulcrum_account(v, &h, ip_len); // last: it may hand the entry back (delete it)
+	fulcrum_account(v, &h, ip_len);
 	return bpf_redirect(skb->ifindex, 0);
 }
 
@@ -244,9 +365,17 @@ int fulcrum_filter(struct __sk_buff *skb)
 	// AF_PACKET strips an 802.1Q tag into metadata, as tc sees it: same test, same answer.
 	if (skb->vlan_present || bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) < 0)
 		return skb->len;
-	// Ours to forward in tc: the ring must not see it. Frames the host sends out (PACKET_OUTGOING)
-	// are never forwarded by tc ingress, so they stay visible.
-	if (skb->pkt_type != 4 /* PACKET_OUTGOING */ && fulcrum_match(&h, skb->len, &ip_len))
+	// Ours to forward (or schedule) in tc: the ring must not see it. Frames the host sends out
+	// (PACKET_OUTGOING) are never forwarded by tc ingress, so they stay visible. No side effects here: tc
+	// repeats the decision and acts on it (if its scheduling then fails, a full map or ring, the SYN is lost
+	// and the client retransmits it).
+	if (skb->pkt_type == 4 /* PACKET_OUTGOING */)
+		return skb->len;
+	struct fulcrum_conn_key key = {};
+	struct fulcrum_config *cfg = NULL;
+	struct fulcrum_conn_value *v = NULL;
+	struct fulcrum_service *svc = NULL;
+	if (fulcrum_decide(&h, skb->len, &ip_len, &key, &cfg, &v, &svc) != FULCRUM_UP)
 		return 0;
 	return skb->len;
 }
@@ -267,7 +396,7 @@ int fulcrum_xdp(struct xdp_md *ctx)
 	}
 	__builtin_memcpy(h->src_mac, h->dst_mac, 6);
 	__builtin_memcpy(h->dst_mac, v->dest_mac, 6);
-	fulcrum_account(v, h, ip_len); // last: it may hand the entry back (delete it)
+	fulcrum_account(v, h, ip_len);
 	return XDP_TX;
 }
 

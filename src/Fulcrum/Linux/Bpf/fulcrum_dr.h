@@ -40,15 +40,51 @@ struct fulcrum_config {
 	__u32 fanout_mask;
 };
 
-// A TCP connection the program handed back to C# (a FIN moved it out of SYN_RECV/ESTABLISHED): its entry is
-// deleted and these are its final counts and state, for the owning worker's connection table.
+// What the program tells a worker (fulcrum_event.type).
+#define FULCRUM_EVENT_HANDED_BACK 0 // a FIN moved a TCP connection out of SYN_RECV/ESTABLISHED: its counts and
+				    // state here; the entry stays as a marker (its segments go up, a SYN may reuse it)
+#define FULCRUM_EVENT_SCHEDULED 1   // the program scheduled a new TCP connection (its SYN) on dest_addr:dest_port
+				    // and holds it in SYN_RECV: the worker adds it to its connection table
+#define FULCRUM_EVENT_REUSED 2      // a SYN reused a closing connection's entry (FIN_WAIT, CLOSE_WAIT, LAST_ACK) in
+				    // place, as IPVS does: SYN_RECV on the same real server, held by the kernel again
+
+// One record of a worker's event ring.
 struct fulcrum_event {
 	struct fulcrum_conn_key key;
 	__u64 packets;
 	__u64 bytes;
 	__u64 last_seen_ns;
+	__u32 dest_addr; // SCHEDULED: the real server, network order
+	__u16 dest_port;
 	__u8 state;
-	__u8 pad[7];
+	__u8 type;
+};
+
+// A virtual service whose new TCP connections the program schedules itself (rr and wrr, written by C#,
+// Director/KernelScheduling.cs): its current slot table and the cursor that walks it. Network order.
+struct fulcrum_service_key {
+	__u8 protocol;
+	__u8 pad;
+	__u16 port;
+	__u32 addr;
+};
+
+struct fulcrum_service {
+	__u32 table; // the generation of its slots in fulcrum_slots
+	__u32 count; // slots 0..count-1
+	__u64 cursor; // atomic; slot = cursor % count
+};
+
+// Slot i of a table: the real server the i-th pick of the scheduler's sequence goes to.
+struct fulcrum_slot_key {
+	__u32 table;
+	__u32 index;
+};
+
+struct fulcrum_slot {
+	__u8 dest_mac[6];
+	__u16 dest_port; // network order
+	__u32 dest_addr; // network order
 };
 
 // A claimed virtual service for fulcrum_xsk (AF_XDP driver): family 4 or 6, protocol, destination port

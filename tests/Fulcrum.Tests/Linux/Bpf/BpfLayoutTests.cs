@@ -40,6 +40,24 @@ public class BpfLayoutTests
         { "fulcrum_event.bytes", Off<fulcrum_event>(nameof(fulcrum_event.bytes)) },
         { "fulcrum_event.last_seen_ns", Off<fulcrum_event>(nameof(fulcrum_event.last_seen_ns)) },
         { "fulcrum_event.state", Off<fulcrum_event>(nameof(fulcrum_event.state)) },
+        { "fulcrum_event.dest_addr", Off<fulcrum_event>(nameof(fulcrum_event.dest_addr)) },
+        { "fulcrum_event.dest_port", Off<fulcrum_event>(nameof(fulcrum_event.dest_port)) },
+        { "fulcrum_event.type", Off<fulcrum_event>(nameof(fulcrum_event.type)) },
+        { "FULCRUM_EVENT_HANDED_BACK", fulcrum_event.HandedBack },
+        { "FULCRUM_EVENT_SCHEDULED", fulcrum_event.Scheduled },
+        { "fulcrum_service_key", Unsafe.SizeOf<fulcrum_service_key>() },
+        { "fulcrum_service_key.protocol", Off<fulcrum_service_key>(nameof(fulcrum_service_key.protocol)) },
+        { "fulcrum_service_key.port", Off<fulcrum_service_key>(nameof(fulcrum_service_key.port)) },
+        { "fulcrum_service_key.addr", Off<fulcrum_service_key>(nameof(fulcrum_service_key.addr)) },
+        { "fulcrum_service", Unsafe.SizeOf<fulcrum_service>() },
+        { "fulcrum_service.table", Off<fulcrum_service>(nameof(fulcrum_service.table)) },
+        { "fulcrum_service.count", Off<fulcrum_service>(nameof(fulcrum_service.count)) },
+        { "fulcrum_service.cursor", Off<fulcrum_service>(nameof(fulcrum_service.cursor)) },
+        { "fulcrum_slot_key", Unsafe.SizeOf<fulcrum_slot_key>() },
+        { "fulcrum_slot_key.index", Off<fulcrum_slot_key>(nameof(fulcrum_slot_key.index)) },
+        { "fulcrum_slot", Unsafe.SizeOf<fulcrum_slot>() },
+        { "fulcrum_slot.dest_port", Off<fulcrum_slot>(nameof(fulcrum_slot.dest_port)) },
+        { "fulcrum_slot.dest_addr", Off<fulcrum_slot>(nameof(fulcrum_slot.dest_addr)) },
         { "bpf_tc_hook", Unsafe.SizeOf<bpf_tc_hook>() },
         { "bpf_tc_hook.ifindex", Off<bpf_tc_hook>(nameof(bpf_tc_hook.ifindex)) },
         { "bpf_tc_hook.attach_point", Off<bpf_tc_hook>(nameof(bpf_tc_hook.attach_point)) },
@@ -151,7 +169,12 @@ public class BpfLayoutTests
                 S(fulcrum_config) O(fulcrum_config, own_mac) O(fulcrum_config, ifindex) O(fulcrum_config, workers)
                 O(fulcrum_config, fanout_mask)
                 S(fulcrum_event) O(fulcrum_event, key) O(fulcrum_event, packets) O(fulcrum_event, bytes)
-                O(fulcrum_event, last_seen_ns) O(fulcrum_event, state)
+                O(fulcrum_event, last_seen_ns) O(fulcrum_event, state) O(fulcrum_event, dest_addr)
+                O(fulcrum_event, dest_port) O(fulcrum_event, type) K(FULCRUM_EVENT_HANDED_BACK) K(FULCRUM_EVENT_SCHEDULED)
+                S(fulcrum_service_key) O(fulcrum_service_key, protocol) O(fulcrum_service_key, port) O(fulcrum_service_key, addr)
+                S(fulcrum_service) O(fulcrum_service, table) O(fulcrum_service, count) O(fulcrum_service, cursor)
+                S(fulcrum_slot_key) O(fulcrum_slot_key, index)
+                S(fulcrum_slot) O(fulcrum_slot, dest_port) O(fulcrum_slot, dest_addr)
                 K(BPF_MAP_TYPE_RINGBUF)
                 S(bpf_tc_hook) O(bpf_tc_hook, ifindex) O(bpf_tc_hook, attach_point) O(bpf_tc_hook, parent)
                 S(bpf_tc_opts) O(bpf_tc_opts, prog_fd) O(bpf_tc_opts, flags) O(bpf_tc_opts, prog_id)

@@ -1,0 +1,208 @@
+using Fulcrum.Balancing;
+using Fulcrum.Balancing.Schedulers;
+using Fulcrum.Linux;
+using Fulcrum.Linux.Bpf;
+using Fulcrum.Packets;
+using Microsoft.Extensions.Logging;
+
+namespace Fulcrum.Director;
+
+/// <summary>
+/// Lets the kernel tier schedule the SYNs of the virtual services where its decision is exactly the C# one: rr
+/// and wrr, whose picks depend only on the dest list, the weights and a cursor (ip_vs_rr.c, ip_vs_wrr.c), never on
+/// connection counts or the packet. For such a service the sequence the scheduler walks (one pick per dest for rr,
+/// a whole weighted cycle for wrr) is published as the program's slot table, and one cursor shared by all CPUs
+/// walks it, as the kernel's scheduler state is shared under its lock. Republished whenever the table changes and
+/// every second (a dest's MAC resolved, the SYN-flood defense switched). Not published, so C# schedules as
+/// before: persistence (templates), fwmark services, thresholds (overload depends on counts), NAT/TUN dests, IPv6,
+/// unresolved MACs, and every service while drop_entry or secure_tcp is active.
+/// </summary>
+internal sealed partial class KernelScheduling : IDisposable
+{
+    /// <summary>The longest wrr cycle published (slots); longer cycles stay with C#.</summary>
+    internal const int MaxSlots = 4096;
+
+    private readonly IpvsTable _table;
+    private readonly KernelTier _tier;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(uint Vip, ushort Port), KernelSlot[]> _published = [];
+    private readonly Timer _timer;
+    private bool _disposed;
+
+    public KernelScheduling(IpvsTable table, KernelTier tier, ILogger logger)
+    {
+        _table = table;
+        _tier = tier;
+        _logger = logger;
+        _table.Changed += Publish;
+        _timer = new Timer(_ => Publish(), null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Brings the program's services and slot tables in line with the table.</summary>
+    public void Publish()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            var snapshot = _table.Snapshot;
+            bool defending = _table.Defense.DropEntryActive || _table.Defense.SecureTcpActive;
+            var seen = new HashSet<(uint, ushort)>();
+            foreach (var svc in snapshot.Services)
+            {
+                if (!svc.IsIPv4 || svc.Protocol != IpProtocols.Tcp || svc.Key.IsFwMark)
+                    continue;
+                var key = (svc.Address4, svc.Port);
+                seen.Add(key);
+                var slots = defending || snapshot.FindMarked(IpProtocols.Tcp, svc.Address4, svc.Port) is not null ? [] : Sequence(svc, LastPick(key, svc));
+                Apply(key, slots, svc.SchedulerName);
+            }
+
+            foreach (var key in _published.Keys.Where(k => !seen.Contains(k)).ToList())
+                Apply(key, [], "");
+        }
+    }
+
+    /// <summary>
+    /// The dest picked last for the service: the kernel's last slot while it schedules the service (its cursor, read
+    /// back), else the C# workers' last pick, so a (re)published rr sequence continues the same round.
+    /// </summary>
+    private RealServer? LastPick((uint Vip, ushort Port) key, VirtualService svc)
+    {
+        if (_published.TryGetValue(key, out var slots) && _tier.TryReadScheduleCursor(key.Vip, key.Port, out ulong cursor) && cursor > 0)
+        {
+            var last = slots[(int)((cursor - 1) % (ulong)slots.Length)];
+            foreach (var d in svc.DestArray)
+            {
+                if (!d.IsIpv6 && d.Address4 == last.Address && d.Port == last.Port)
+                    return d;
+            }
+
+            return null;
+        }
+
+        return svc.LastScheduled;
+    }
+
+    /// <summary>
+    /// The picks a fresh instance of the service's scheduler makes over one cycle (rr: continuing after
+    /// <paramref name="last"/>, as ip_vs_rr keeps its place across list changes; wrr: from the cycle's start, as
+    /// ip_vs_wrr_dest_changed resets it), or none when the kernel may not schedule this service (see the class summary).
+    /// </summary>
+    internal static KernelSlot[] Sequence(VirtualService svc, RealServer? last = null)
+    {
+        string name = svc.SchedulerName;
+        if (name is not ("rr" or "wrr") || svc.Spec.Persistent)
+            return [];
+        var set = svc.DestSet;
+        long weights = 0;
+        int gcd = 0, usable = 0;
+        foreach (var d in set.Dests)
+        {
+            if (d.IsIpv6 || d.Method != ForwardingMethod.DirectRoute || d.UpperThreshold != 0)
+                return [];
+            if (d.Weight > 0)
+            {
+                weights += d.Weight;
+                gcd = Gcd(gcd, d.Weight);
+                usable++;
+            }
+        }
+
+        if (weights == 0)
+            return [];
+        // rr: one round visits each dest rr would pick (weight > 0) once; wrr: the whole weighted cycle.
+        long length = name == "rr" ? usable : weights / gcd;
+        if (length > MaxSlots)
+            return [];
+        var scheduler = SchedulerFactory.Create(name);
+        scheduler.Update(set);
+        if (scheduler is RoundRobinScheduler rr)
+            rr.ContinueAfter(last);
+        var slots = new KernelSlot[length];
+        var packet = default(ParsedPacket);
+        for (int i = 0; i < slots.Length; i++)
+        {
+            var d = scheduler.Pick(svc, in packet, 0);
+            if (d is null || d.Mac == 0)
+                return [];
+            slots[i] = new KernelSlot(d.Mac, d.Address4, d.Port);
+        }
+
+        return slots;
+    }
+
+    private void Apply((uint Vip, ushort Port) key, KernelSlot[] slots, string scheduler)
+    {
+        var old = _published.GetValueOrDefault(key, []);
+        // The same round from another place (an rr sequence continued after its last pick) needs no new table.
+        if (IsRotation(old, slots))
+            return;
+        try
+        {
+            _tier.PublishSchedule(key.Vip, key.Port, slots);
+        }
+        catch (LinuxException e)
+        {
+            LogFailed(Address(key), e.Message);
+            return;
+        }
+
+        if (slots.Length == 0)
+        {
+            _published.Remove(key);
+            LogStopped(Address(key));
+        }
+        else
+        {
+            _published[key] = slots;
+            LogScheduling(Address(key), scheduler, slots.Length);
+        }
+    }
+
+    internal static bool IsRotation(KernelSlot[] a, KernelSlot[] b)
+    {
+        if (a.Length != b.Length)
+            return false;
+        if (a.Length == 0)
+            return true;
+        for (int shift = 0; shift < a.Length; shift++)
+        {
+            if (a.AsSpan(shift).SequenceEqual(b.AsSpan(0, a.Length - shift)) && a.AsSpan(0, shift).SequenceEqual(b.AsSpan(a.Length - shift)))
+                return true;
+        }
+
+        return false;
+    }
+
+    private static string Address((uint Vip, ushort Port) key) =>
+        $"{(key.Vip >> 24) & 0xFF}.{(key.Vip >> 16) & 0xFF}.{(key.Vip >> 8) & 0xFF}.{key.Vip & 0xFF}:{key.Port}";
+
+    private static int Gcd(int a, int b)
+    {
+        while (b != 0)
+            (a, b) = (b, a % b);
+        return a;
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+        }
+
+        _table.Changed -= Publish;
+        _timer.Dispose();
+    }
+
+    [LoggerMessage(EventId = 213, Level = LogLevel.Information, Message = "kernel tier schedules TCP {Service} itself ({Scheduler}, {Slots} slots)")]
+    private partial void LogScheduling(string service, string scheduler, int slots);
+
+    [LoggerMessage(EventId = 214, Level = LogLevel.Information, Message = "kernel tier no longer schedules TCP {Service}: its SYNs go to the C# tier")]
+    private partial void LogStopped(string service);
+
+    [LoggerMessage(EventId = 215, Level = LogLevel.Warning, Message = "kernel tier: publishing TCP {Service} failed, the C# tier schedules it: {Reason}")]
+    private partial void LogFailed(string service, string reason);
+}

@@ -1,0 +1,105 @@
+using System.Net;
+using Fulcrum.Balancing;
+using Fulcrum.Director;
+using Fulcrum.Linux.Bpf;
+using Microsoft.Extensions.Time.Testing;
+using static Fulcrum.Tests.Balancing.Lab;
+
+namespace Fulcrum.Tests.Director;
+
+/// <summary>What the kernel tier may schedule itself, and the sequence it walks (Director/KernelScheduling).</summary>
+public class KernelSchedulingTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    private VirtualService Service(string scheduler, (IPAddress Address, int Weight)[] dests, uint persistence = 0,
+        ForwardingMethod method = ForwardingMethod.DirectRoute, uint upperThreshold = 0, bool macs = true)
+    {
+        var t = new IpvsTable(_time);
+        Assert.Equal(IpvsErrno.Ok, t.AddService(new ServiceSpec(Tcp80, scheduler, PersistenceTimeout: persistence)));
+        foreach (var (address, weight) in dests)
+            Assert.Equal(IpvsErrno.Ok, t.AddDest(Tcp80, new DestSpec(address, 80, method, weight, upperThreshold)));
+        var svc = t.Snapshot.Services.Single();
+        if (macs)
+        {
+            foreach (var d in svc.DestArray)
+                d.Mac = 0x02_00_00_00_00_00UL | d.Address4;
+        }
+
+        return svc;
+    }
+
+    private static string[] Names(KernelSlot[] slots) =>
+        slots.Select(s => $"{(s.Address >> 24) & 0xFF}.{(s.Address >> 16) & 0xFF}.{(s.Address >> 8) & 0xFF}.{s.Address & 0xFF}").ToArray();
+
+    [Fact]
+    public void RoundRobin_OneSlotPerDest_InTheKernelsListOrder_ContinuingAfterTheLastPick()
+    {
+        var svc = Service("rr", [(Rs1, 1), (Rs2, 1), (Rs3, 1)]);
+        // The kernel links a new dest at the head: rs3, rs2, rs1 is the list, and a fresh rr starts at its head.
+        Assert.Equal(["198.51.100.4", "198.51.100.3", "198.51.100.2"], Names(KernelScheduling.Sequence(svc)));
+        var rs3 = svc.DestArray[0];
+        Assert.Equal(["198.51.100.3", "198.51.100.2", "198.51.100.4"], Names(KernelScheduling.Sequence(svc, last: rs3)));
+        Assert.Equal(0x02_00_C6_33_64_03UL, KernelScheduling.Sequence(svc, last: rs3)[0].Mac);
+    }
+
+    [Fact]
+    public void RoundRobin_WeightZeroSkipped()
+    {
+        var svc = Service("rr", [(Rs1, 1), (Rs2, 0), (Rs3, 1)]);
+        var slots = KernelScheduling.Sequence(svc);
+        Assert.Equal(3, slots.Length);
+        Assert.DoesNotContain("198.51.100.3", Names(slots));
+    }
+
+    [Fact]
+    public void WeightedRoundRobin_OneWholeCycle_AsTheCSharpSchedulerPicks()
+    {
+        var svc = Service("wrr", [(Rs1, 3), (Rs2, 2), (Rs3, 1)]);
+        var slots = Names(KernelScheduling.Sequence(svc));
+        Assert.Equal(6, slots.Length);
+        Assert.Equal(3, slots.Count(s => s == "198.51.100.2"));
+        Assert.Equal(2, slots.Count(s => s == "198.51.100.3"));
+        Assert.Equal(1, slots.Count(s => s == "198.51.100.4"));
+
+        // The same picks a worker's wrr makes from the start.
+        var t = Table(_time, "wrr", Tcp80, dests: [(Rs1, 3), (Rs2, 2), (Rs3, 1)]);
+        var w = t.CreateWorker(0);
+        var picks = Enumerable.Range(0, 6).Select(i => w.Open(t, (ushort)(50000 + i)).Address.ToString()).ToArray();
+        Assert.Equal(picks, slots);
+    }
+
+    [Theory]
+    [InlineData("wlc")]
+    [InlineData("sh")]
+    [InlineData("mh")]
+    public void SchedulersThatReadCountsOrThePacket_StayWithCSharp(string scheduler) =>
+        Assert.Empty(KernelScheduling.Sequence(Service(scheduler, [(Rs1, 1), (Rs2, 1)])));
+
+    [Fact]
+    public void Persistence_Thresholds_NatDests_UnknownMacs_StayWithCSharp()
+    {
+        Assert.Empty(KernelScheduling.Sequence(Service("rr", [(Rs1, 1)], persistence: 300)));
+        Assert.Empty(KernelScheduling.Sequence(Service("rr", [(Rs1, 1)], upperThreshold: 10)));
+        Assert.Empty(KernelScheduling.Sequence(Service("rr", [(Rs1, 1)], method: ForwardingMethod.Masquerade)));
+        Assert.Empty(KernelScheduling.Sequence(Service("rr", [(Rs1, 1)], macs: false)));
+        Assert.Empty(KernelScheduling.Sequence(Service("rr", [(Rs1, 0)])));
+    }
+
+    [Fact]
+    public void AWrrCycleLongerThanTheTable_StaysWithCSharp()
+    {
+        // Coprime weights: a cycle of 4000 + 3999 picks.
+        Assert.Empty(KernelScheduling.Sequence(Service("wrr", [(Rs1, 4000), (Rs2, 3999)])));
+    }
+
+    [Fact]
+    public void IsRotation_SameRoundFromAnotherPlace()
+    {
+        KernelSlot a = new(1, 1, 80), b = new(2, 2, 80), c = new(3, 3, 80);
+        Assert.True(KernelScheduling.IsRotation([a, b, c], [b, c, a]));
+        Assert.True(KernelScheduling.IsRotation([a, b, c], [a, b, c]));
+        Assert.False(KernelScheduling.IsRotation([a, b, c], [a, c, b]));
+        Assert.False(KernelScheduling.IsRotation([a, b, c], [a, b]));
+    }
+}
