@@ -41,7 +41,7 @@ internal sealed partial class DataPlaneService : IHostedService, IDisposable
 
     /// <summary>
     /// What forwards the packets, for `fulcrum status`: the workers' rings and the kernel tier beside them, e.g.
-    /// "AF_PACKET TPACKET_V3 + kernel tier (tc)" (what `--driver auto` chose); empty until started.
+    /// "AF_PACKET TPACKET_V2 + kernel tier (xdp-generic)" (what `--driver auto` chose); empty until started.
     /// </summary>
     public string DataPath { get; private set; } = "";
 

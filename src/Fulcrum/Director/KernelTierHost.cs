@@ -48,12 +48,12 @@ internal sealed partial class KernelTierHost : IDisposable
         }
         catch (Exception e) when (_options.Driver == "auto" && e is LinuxException or DllNotFoundException or EntryPointNotFoundException)
         {
-            if (attach == KernelAttach.XdpNative)
+            if (attach is KernelAttach.XdpNative or KernelAttach.XdpGeneric)
             {
                 try
                 {
                     _tier = KernelTier.Open(_options.Interface, KernelAttach.Tc);
-                    LogChoice(_options.Interface, "tc", "auto: native XDP refused (" + e.Message + "), tc instead");
+                    LogChoice(_options.Interface, "tc", $"auto: {(attach == KernelAttach.XdpNative ? "native" : "generic")} XDP refused ({e.Message}), tc instead");
                     return;
                 }
                 catch (LinuxException e2)

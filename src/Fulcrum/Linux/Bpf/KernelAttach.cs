@@ -21,9 +21,11 @@ public static class KernelDriver
     /// The attach point for <paramref name="driver"/> on <paramref name="interface"/>, or null for the C#
     /// tier alone; <paramref name="why"/> says why, for the log. auto: a real NIC (one with a device behind
     /// /sys/class/net/IF/device) gets native XDP, the fastest hook where the driver runs it; a virtual
-    /// interface (veth, bridge) gets tc: measured on veth (docs/performance.md) it beat generic XDP and native
-    /// XDP, which on veth also pays an skb→xdp conversion, needs an XDP program on the peer for XDP_TX and
-    /// loses CHECKSUM_PARTIAL (local senders' frames would reach the real server with bad sums).
+    /// interface (veth, bridge) gets generic XDP: measured on veth (docs/performance.md, 7 interleaved runs) it
+    /// beat tc on keep-alive, one connection per request and small UDP (tc pays the AF_PACKET socket filter
+    /// repeating its decision for every frame, as taps run before tc ingress), and it keeps the skb, so
+    /// CHECKSUM_PARTIAL survives; native XDP on veth pays an skb→xdp conversion, needs an XDP program on the
+    /// peer for XDP_TX and loses CHECKSUM_PARTIAL (local senders' frames would reach the real server with bad sums).
     /// </summary>
     public static KernelAttach? Choose(string driver, string @interface, out string why)
     {
@@ -51,8 +53,8 @@ public static class KernelDriver
                     return KernelAttach.XdpNative;
                 }
 
-                why = "auto: a virtual interface (veth/bridge): tc keeps CHECKSUM_PARTIAL and measured fastest on veth";
-                return KernelAttach.Tc;
+                why = "auto: a virtual interface (veth/bridge): generic XDP keeps CHECKSUM_PARTIAL and measured fastest on veth (falls back to tc if refused)";
+                return KernelAttach.XdpGeneric;
             default:
                 throw new ArgumentException($"unknown driver '{driver}' (one of {string.Join(", ", Names)})", nameof(driver));
         }

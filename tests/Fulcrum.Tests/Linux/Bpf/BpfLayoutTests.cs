@@ -114,10 +114,10 @@ public class BpfLayoutTests
     }
 
     [Fact]
-    public void Choose_AutoOnAVirtualInterface_Tc()
+    public void Choose_AutoOnAVirtualInterface_GenericXdp()
     {
         // lo has no device behind it, as veth has none.
-        Assert.Equal(KernelAttach.Tc, KernelDriver.Choose("auto", "lo", out string why));
+        Assert.Equal(KernelAttach.XdpGeneric, KernelDriver.Choose("auto", "lo", out string why));
         Assert.Contains("virtual", why, StringComparison.Ordinal);
     }
 
