@@ -461,9 +461,9 @@ public sealed class Balancer : IKernelEvents
     }
 
     /// <summary>
-    /// Takes back the connections the kernel tier handed back (a FIN there moved them out of SYN_RECV/ESTABLISHED)
-    /// since the last call. The worker calls it after each poll and before the first frame of a batch, so a frame
-    /// of such a connection never meets the state it had before the kernel's FIN.
+    /// Applies the kernel tier's events since the last call: connections it scheduled (added here), handed back (a
+    /// FIN moved them out of SYN_RECV/ESTABLISHED) or reused (a SYN on a FIN_WAIT marker). The worker calls it after
+    /// each poll and before the first frame of a batch, so a frame never meets a state older than the kernel's.
     /// </summary>
     public void DrainKernel(long nowMs)
     {
