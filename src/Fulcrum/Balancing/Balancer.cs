@@ -528,7 +528,7 @@ public sealed class Balancer : IKernelEvents
             {
                 SetTcpState(ref old, TcpStateMachine.Syn, snapshot, nowMs);
                 if (!ReferenceEquals(old.Dest, dest))
-                    KernelScheduleRefused++; // the SYN itself already went to the kernel's pick
+                    Volatile.Write(ref _kernelScheduleRefused, _kernelScheduleRefused + 1); // the SYN itself already went to the kernel's pick
                 if (!ReferenceEquals(old.Dest, dest) || old.State != IpvsTcpState.SynRecv)
                     FastPath!.Install(protocol, client, clientPort, vip, vport, old.Dest!.Mac, old.State);
 
@@ -542,7 +542,7 @@ public sealed class Balancer : IKernelEvents
         if (svc is null || dest is null || _conns.IsFull)
         {
             FastPath!.Remove(protocol, client, clientPort, vip, vport, out _);
-            KernelScheduleRefused++;
+            Volatile.Write(ref _kernelScheduleRefused, _kernelScheduleRefused + 1);
             return;
         }
 
@@ -559,13 +559,20 @@ public sealed class Balancer : IKernelEvents
         svc.Counters.Slot(Index).Conns++;
         SetTcpState(ref n, TcpStateMachine.Syn, snapshot, nowMs);
         n.ExpiresMs = nowMs - Math.Max(0, idleMs) + snapshot.TcpTimeoutMs(n.State);
+        Volatile.Write(ref _kernelScheduled, _kernelScheduled + 1);
     }
+
+    /// <summary>Connections the kernel tier scheduled (its rr/wrr SYNs) that joined this table.</summary>
+    public long KernelScheduled => Volatile.Read(ref _kernelScheduled);
 
     /// <summary>
     /// Connections the kernel tier scheduled that this table could not take as scheduled (service or dest gone, table
     /// full, or a SYN that reused a connection of another dest here).
     /// </summary>
-    public long KernelScheduleRefused { get; private set; }
+    public long KernelScheduleRefused => Volatile.Read(ref _kernelScheduleRefused);
+
+    private long _kernelScheduled;
+    private long _kernelScheduleRefused;
 
     /// <summary>
     /// Adds what the kernel forwarded since the last fold to the counters (ip_vs_in_stats, only while the dest

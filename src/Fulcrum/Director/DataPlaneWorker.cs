@@ -59,6 +59,12 @@ internal sealed class DataPlaneWorker : IDisposable
     /// <summary>Entries the drop_entry defense removed from this worker's table.</summary>
     public long DroppedEntries => _balancer.DroppedEntries;
 
+    /// <summary>Connections the kernel tier scheduled into this worker's table, and those it could not take.</summary>
+    public long KernelScheduled => _balancer.KernelScheduled;
+
+    /// <inheritdoc cref="Balancing.Balancer.KernelScheduleRefused"/>
+    public long KernelScheduleRefused => _balancer.KernelScheduleRefused;
+
     public void Run(CancellationToken ct)
     {
         var handler = new Handler(this);

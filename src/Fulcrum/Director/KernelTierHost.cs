@@ -95,6 +95,13 @@ internal sealed partial class KernelTierHost : IDisposable
         _scheduling = new KernelScheduling(table, _tier, _logger);
     }
 
+    /// <summary>A real server's MAC was learned or changed: republish the slot tables (off the caller's thread).</summary>
+    public void MacsChanged()
+    {
+        if (_scheduling is { } scheduling)
+            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Publish(), scheduling, preferLocal: false);
+    }
+
     /// <summary>Gives <paramref name="balancer"/> the tier and hides the tier's frames from <paramref name="ring"/> where needed.</summary>
     public void Bind(Balancer balancer, IFrameRing ring)
     {

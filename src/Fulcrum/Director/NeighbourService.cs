@@ -28,10 +28,13 @@ internal sealed partial class NeighbourService : IHostedService, IDisposable
     private Timer? _retry;
     private int _ifIndex;
 
-    public NeighbourService(DirectorOptions options, IpvsTable table, ILogger<NeighbourService> logger)
+    private readonly KernelTierHost _kernel;
+
+    public NeighbourService(DirectorOptions options, IpvsTable table, KernelTierHost kernel, ILogger<NeighbourService> logger)
     {
         _options = options;
         _table = table;
+        _kernel = kernel;
         _logger = logger;
         _refresh = new CoalescingTrigger(Refresh, ex => LogResolveFailed(IPAddress.None, ex.Message));
     }
@@ -124,6 +127,7 @@ internal sealed partial class NeighbourService : IHostedService, IDisposable
     private List<IPAddress> Apply()
     {
         var unresolved = new List<IPAddress>();
+        bool changed = false;
         foreach (var service in _table.Snapshot.Services)
         {
             foreach (var server in service.Dests)
@@ -132,6 +136,7 @@ internal sealed partial class NeighbourService : IHostedService, IDisposable
                 if (server.Mac != mac)
                 {
                     server.Mac = mac;
+                    changed = true;
                     LogMacChanged(server.Address, mac == 0 ? "(unknown)" : NetInterface.FormatMac(mac));
                 }
 
@@ -142,6 +147,9 @@ internal sealed partial class NeighbourService : IHostedService, IDisposable
             }
         }
 
+        // The kernel tier's slot tables carry the real servers' MACs.
+        if (changed)
+            _kernel.MacsChanged();
         return unresolved;
     }
 

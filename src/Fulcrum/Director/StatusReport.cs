@@ -101,6 +101,8 @@ internal static class StatusRenderer
         sb.Append("Interface: ").Append(r.Interface).Append(", workers: ").Append(N(r.Workers.Count)).Append('\n');
         if (!string.IsNullOrEmpty(r.DataPath))
             sb.Append("Data path: ").Append(r.DataPath).Append('\n');
+        if (t.KernelScheduled != 0 || t.KernelScheduleRefused != 0)
+            sb.Append("Connections scheduled by the kernel tier: ").Append(N(t.KernelScheduled)).Append(" (not taken: ").Append(N(t.KernelScheduleRefused)).Append(")\n");
         sb.Append("Frames received: ").Append(N(t.Ring.RxFrames)).Append(", sent: ").Append(N(t.Ring.TxFrames))
           .Append(", dropped by the kernel (RX ring full): ").Append(N(t.Ring.KernelDrops)).Append('\n');
         sb.Append("Forwarded frames: ").Append(N(t.Forwarded)).Append('\n');
@@ -191,6 +193,8 @@ internal static class StatusRenderer
             w.WriteString("interface", r.Interface);
             if (!string.IsNullOrEmpty(r.DataPath))
                 w.WriteString("data_path", r.DataPath);
+            w.WriteNumber("kernel_scheduled", t.KernelScheduled);
+            w.WriteNumber("kernel_schedule_refused", t.KernelScheduleRefused);
             w.WriteNumber("rx_frames", t.Ring.RxFrames);
             w.WriteNumber("tx_frames", t.Ring.TxFrames);
             w.WriteNumber("rx_ring_kernel_drops", t.Ring.KernelDrops);
@@ -354,7 +358,7 @@ internal static class StatusRenderer
     /// <summary>The sum over workers (a worker's slot only ever grows, so the sum is a valid reading).</summary>
     public static WorkerCounters Totals(IReadOnlyList<WorkerCounters> workers)
     {
-        long rx = 0, tx = 0, full = 0, bad = 0, errors = 0, kdrops = 0, freezes = 0, forwarded = 0, completed = 0, conns = 0, capacity = 0, droppedEntries = 0;
+        long rx = 0, tx = 0, full = 0, bad = 0, errors = 0, kdrops = 0, freezes = 0, forwarded = 0, completed = 0, conns = 0, capacity = 0, droppedEntries = 0, kernelScheduled = 0, kernelRefused = 0;
         var drops = new long[(int)DropReason.Count];
         foreach (var w in workers)
         {
@@ -370,12 +374,14 @@ internal static class StatusRenderer
             conns += w.Connections;
             capacity += w.ConnectionCapacity;
             droppedEntries += w.DroppedEntries;
+            kernelScheduled += w.KernelScheduled;
+            kernelRefused += w.KernelScheduleRefused;
             for (int d = 0; d < drops.Length; d++)
                 drops[d] += w.Drops[d];
         }
 
         return new WorkerCounters(-1, new Linux.PacketRingCounters(rx, tx, full, bad, errors, kdrops, freezes), forwarded, completed, drops,
-            (int)Math.Min(conns, int.MaxValue), (int)Math.Min(capacity, int.MaxValue), droppedEntries);
+            (int)Math.Min(conns, int.MaxValue), (int)Math.Min(capacity, int.MaxValue), droppedEntries, kernelScheduled, kernelRefused);
     }
 
     /// <summary>ipvsadm's protocol column.</summary>

@@ -16,7 +16,9 @@ internal sealed record WorkerCounters(
     long[] Drops,
     int Connections,
     int ConnectionCapacity,
-    long DroppedEntries = 0)
+    long DroppedEntries = 0,
+    long KernelScheduled = 0,
+    long KernelScheduleRefused = 0)
 {
     /// <summary>Every drop of this worker, all reasons together.</summary>
     public long TotalDrops
@@ -36,7 +38,7 @@ internal sealed record WorkerCounters(
         for (int r = 1; r < drops.Length; r++)
             drops[r] = worker.Drops((DropReason)r);
         return new WorkerCounters(index, worker.Ring.ReadCounters(), worker.Forwarded, worker.ChecksumsCompleted, drops,
-            worker.Connections, worker.Capacity, worker.DroppedEntries);
+            worker.Connections, worker.Capacity, worker.DroppedEntries, worker.KernelScheduled, worker.KernelScheduleRefused);
     }
 
     /// <summary>Every worker of <paramref name="dataPlane"/> (none before it starts), in worker order.</summary>

@@ -22,6 +22,24 @@ public class StatusRendererTests
     }
 
     [Fact]
+    public void KernelScheduledConnections_SummedOverWorkers_InTextJsonAndMetrics()
+    {
+        var r = StatusFixtures.Report();
+        var workers = r.Workers.Select(w => w with { KernelScheduled = 100 + w.Index, KernelScheduleRefused = w.Index }).ToList();
+        r = r with { Workers = workers };
+        Assert.Contains("Connections scheduled by the kernel tier: 201 (not taken: 1)\n", StatusRenderer.Text(r), StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(StatusRenderer.Json(r));
+        Assert.Equal(201, doc.RootElement.GetProperty("kernel_scheduled").GetInt64());
+        Assert.Equal(1, doc.RootElement.GetProperty("kernel_schedule_refused").GetInt64());
+        var w = new Fulcrum.Metrics.MetricsWriter();
+        DirectorMetrics.Write(w, r);
+        Assert.Contains("\nfulcrum_kernel_scheduled_connections_total{worker=\"1\"} 101\n", w.ToString(), StringComparison.Ordinal);
+
+        // Without the kernel tier scheduling anything, no such line.
+        Assert.DoesNotContain("scheduled by the kernel", StatusRenderer.Text(StatusFixtures.Report()), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void DataPath_ShownInTextAndJson_OnlyWhenKnown()
     {
         var r = StatusFixtures.Report() with { DataPath = "AF_PACKET TPACKET_V2 + kernel tier (tc)" };
