@@ -8,13 +8,14 @@ namespace Fulcrum.EndToEnd.Bpf;
 /// <summary>
 /// The kernel tier's decisions on in-memory frames, run by the kernel itself (BPF_PROG_TEST_RUN on the loaded,
 /// verified object, not attached anywhere): an installed flow is rewritten to its real server's MAC and sent on
-/// (tc: TC_ACT_REDIRECT, XDP: XDP_TX) and counted in the map; everything the IPVS state machine must see goes up
-/// unchanged (TC_ACT_OK / XDP_PASS). Needs root (CAP_BPF), as the director does.
+/// (tc: TC_ACT_REDIRECT, XDP: XDP_TX), counted in the map and moved along the IPVS state table; a published rr
+/// service's SYNs are scheduled in turn and reported on the event ring; what the C# state machine must run goes
+/// up unchanged (TC_ACT_OK / XDP_PASS). Needs root (CAP_BPF), as the director does.
 /// </summary>
 /// <remarks>
 /// fulcrum_filter is not run here: BPF_PROG_TEST_RUN hands a socket filter the frame from its network header,
 /// where AF_PACKET hands it from the MAC header, so the test would not show what the ring sees. Its decision is
-/// fulcrum_match, the same function both programs below use; KernelTierTests cover it on a live ring.
+/// fulcrum_decide, the same function both programs below use; KernelTierTests cover it on a live ring.
 /// </remarks>
 public sealed class KernelProgramTests : IDisposable
 {

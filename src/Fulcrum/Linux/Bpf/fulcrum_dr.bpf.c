@@ -2,13 +2,16 @@
 // Fulcrum's kernel tier: forwards packets of LVS-DR connections the C# data plane has already
 // scheduled (TCP from its SYN, UDP after its first datagram), from a connection map the C# side fills
 // (Linux/Bpf/KernelTier.cs), and moves a TCP entry's state along the INPUT-ONLY rows of IPVS's table
-// (ip_vs_proto_tcp.c) for the segments it forwards: ACKs and FINs. For the virtual services C# publishes
-// in fulcrum_services (rr and wrr) it also schedules a new connection's SYN itself, from a slot table that
-// is the scheduler's sequence, and tells the owning worker through its event ring. RST segments, SYNs of
-// other services and of connections past SYN_RECV go up to the C# path (AF_PACKET), which reads the entry's
-// state first and runs those rows itself, as do UDP's new flows, fragments, IP options, VLAN tags and non-IPv4.
+// (ip_vs_proto_tcp.c) for the segments it forwards: SYNs that stay in or reuse, ACKs and FINs. A FIN out of
+// SYN_RECV/ESTABLISHED hands the connection back to its worker (an event) and leaves the entry as a marker
+// whose later segments go up. For the virtual services C# publishes in fulcrum_services (rr and wrr) it also
+// schedules a new connection's SYN itself, from a slot table that is the scheduler's sequence, and tells the
+// owning worker through its event ring. RSTs, SYNs of other services and of connections in ESTABLISHED,
+// TIME_WAIT or CLOSE go up to the C# path (AF_PACKET), which reads the entry's state first and runs those
+// rows itself, as do UDP's new flows, fragments, IP options, VLAN tags and non-IPv4.
+// Linux/Bpf/README.md has the whole table.
 //
-// Three entry points share one decision (fulcrum_match), so they can never disagree:
+// Three entry points share one decision (fulcrum_decide), so they can never disagree:
 //   fulcrum_tc      cls_bpf direct-action on ingress; a hit is rewritten and bpf_redirect'ed out of the
 //                   same interface. The skb keeps CHECKSUM_PARTIAL, so frames from local veth senders
 //                   still reach the real server with a checksum it accepts.
@@ -54,7 +57,8 @@ struct {
 } fulcrum_config SEC(".maps");
 
 // One BPF ring buffer per data-plane worker (created and inserted by C#, Linux/Bpf/KernelTier.cs): the
-// connections handed back. Submitted without a wake-up; the worker drains its ring after each poll.
+// connections this program scheduled, handed back or reused (fulcrum_event). Submitted without a wake-up; the
+// worker drains its ring after each poll and before each batch of frames.
 #define FULCRUM_WORKERS_MAX 64
 
 struct fulcrum_event_ring {
