@@ -26,9 +26,15 @@ internal sealed partial class KernelScheduling : IDisposable
     private readonly KernelTier _tier;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private readonly Dictionary<(uint Vip, ushort Port), KernelSlot[]> _published = [];
+    private readonly Dictionary<(uint Vip, ushort Port), (KernelSlot[] Slots, KernelPick Pick)> _published = [];
     private readonly Timer _timer;
+    private readonly Timer _lease;
     private bool _disposed;
+
+    /// <summary>How long the program may schedule without hearing from this daemon, and how often the daemon renews it.</summary>
+    internal static readonly TimeSpan Lease = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan LeaseRenewal = TimeSpan.FromMilliseconds(250);
 
     public KernelScheduling(IpvsTable table, KernelTier tier, ILogger logger)
     {
@@ -36,7 +42,25 @@ internal sealed partial class KernelScheduling : IDisposable
         _tier = tier;
         _logger = logger;
         _table.Changed += Publish;
+        _lease = new Timer(_ => RenewLease(), null, TimeSpan.Zero, LeaseRenewal);
         _timer = new Timer(_ => Publish(), null, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+    }
+
+    private void RenewLease()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            try
+            {
+                _tier.RenewLease(Lease);
+            }
+            catch (LinuxException e)
+            {
+                LogFailed("(lease)", e.Message);
+            }
+        }
     }
 
     /// <summary>Brings the program's services and slot tables in line with the table.</summary>
@@ -55,12 +79,14 @@ internal sealed partial class KernelScheduling : IDisposable
                     continue;
                 var key = (svc.Address4, svc.Port);
                 seen.Add(key);
-                var slots = defending || snapshot.FindMarked(IpProtocols.Tcp, svc.Address4, svc.Port) is not null ? [] : Sequence(svc, LastPick(key, svc));
-                Apply(key, slots, svc.SchedulerName);
+                var table = defending || snapshot.FindMarked(IpProtocols.Tcp, svc.Address4, svc.Port) is not null
+                    ? ([], KernelPick.Cursor)
+                    : Table(svc, LastPick(key, svc));
+                Apply(key, table.Slots, table.Pick, svc.SchedulerName);
             }
 
             foreach (var key in _published.Keys.Where(k => !seen.Contains(k)).ToList())
-                Apply(key, [], "");
+                Apply(key, [], KernelPick.Cursor, "");
         }
     }
 
@@ -70,8 +96,10 @@ internal sealed partial class KernelScheduling : IDisposable
     /// </summary>
     private RealServer? LastPick((uint Vip, ushort Port) key, VirtualService svc)
     {
-        if (_published.TryGetValue(key, out var slots) && _tier.TryReadScheduleCursor(key.Vip, key.Port, out ulong cursor) && cursor > 0)
+        if (_published.TryGetValue(key, out var published) && published.Pick == KernelPick.Cursor &&
+            _tier.TryReadScheduleCursor(key.Vip, key.Port, out ulong cursor) && cursor > 0)
         {
+            var slots = published.Slots;
             var last = slots[(int)((cursor - 1) % (ulong)slots.Length)];
             foreach (var d in svc.DestArray)
             {
@@ -83,6 +111,49 @@ internal sealed partial class KernelScheduling : IDisposable
         }
 
         return svc.LastScheduled;
+    }
+
+    /// <summary>The table the program may schedule the service from, and how it picks a slot; no slots when it may not.</summary>
+    internal static (KernelSlot[] Slots, KernelPick Pick) Table(VirtualService svc, RealServer? last = null) =>
+        svc.SchedulerName == "sh"
+            ? (SourceBuckets(svc), (svc.Spec.Flags & SchedulerFlags.Flag2) != 0 ? KernelPick.SourceAndPortHash : KernelPick.SourceHash)
+            : (Sequence(svc, last), KernelPick.Cursor);
+
+    /// <summary>
+    /// sh's 256 buckets as slots (the table ip_vs_sh_reassign builds, which the C# scheduler indexes too); a bucket
+    /// whose dest is unusable (weight 0) or whose MAC is unknown gets a zero MAC, so its SYNs come up to C#.
+    /// </summary>
+    internal static KernelSlot[] SourceBuckets(VirtualService svc)
+    {
+        if (svc.Spec.Persistent || !Eligible(svc.DestSet.Dests))
+            return [];
+        var set = svc.DestSet;
+        var buckets = set.Table as RealServer?[] ?? SourceHashingScheduler.BuildTable(set.Dests);
+        var slots = new KernelSlot[buckets.Length];
+        bool any = false;
+        for (int i = 0; i < buckets.Length; i++)
+        {
+            var d = buckets[i];
+            if (d is null)
+                continue;
+            bool usable = d.Weight > 0 && !d.IsOverloaded && d.Mac != 0;
+            slots[i] = new KernelSlot(usable ? d.Mac : 0, d.Address4, d.Port);
+            any |= usable;
+        }
+
+        return any ? slots : [];
+    }
+
+    /// <summary>Real servers the program can forward to: IPv4, direct routing, no thresholds (overload depends on counts).</summary>
+    private static bool Eligible(RealServer[] dests)
+    {
+        foreach (var d in dests)
+        {
+            if (d.IsIpv6 || d.Method != ForwardingMethod.DirectRoute || d.UpperThreshold != 0)
+                return false;
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -133,15 +204,17 @@ internal sealed partial class KernelScheduling : IDisposable
         return slots;
     }
 
-    private void Apply((uint Vip, ushort Port) key, KernelSlot[] slots, string scheduler)
+    private void Apply((uint Vip, ushort Port) key, KernelSlot[] slots, KernelPick pick, string scheduler)
     {
-        var old = _published.GetValueOrDefault(key, []);
-        // The same round from another place (an rr sequence continued after its last pick) needs no new table.
-        if (IsRotation(old, slots))
+        var old = _published.GetValueOrDefault(key, ([], KernelPick.Cursor));
+        // The same round from another place (an rr sequence continued after its last pick) needs no new table; a
+        // hashed table must be the same bucket for bucket.
+        if (slots.Length == 0 ? old.Slots.Length == 0
+            : old.Pick == pick && (pick == KernelPick.Cursor ? IsRotation(old.Slots, slots) : old.Slots.AsSpan().SequenceEqual(slots)))
             return;
         try
         {
-            _tier.PublishSchedule(key.Vip, key.Port, slots);
+            _tier.PublishSchedule(key.Vip, key.Port, slots, pick);
         }
         catch (LinuxException e)
         {
@@ -156,7 +229,7 @@ internal sealed partial class KernelScheduling : IDisposable
         }
         else
         {
-            _published[key] = slots;
+            _published[key] = (slots, pick);
             LogScheduling(Address(key), scheduler, slots.Length);
         }
     }
@@ -195,6 +268,7 @@ internal sealed partial class KernelScheduling : IDisposable
 
         _table.Changed -= Publish;
         _timer.Dispose();
+        _lease.Dispose();
     }
 
     [LoggerMessage(EventId = 213, Level = LogLevel.Information, Message = "kernel tier schedules TCP {Service} itself ({Scheduler}, {Slots} slots)")]

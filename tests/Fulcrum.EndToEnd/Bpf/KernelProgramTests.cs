@@ -186,6 +186,7 @@ public sealed class KernelProgramTests : IDisposable
     public void PublishedRoundRobin_SynsScheduledInTheKernel_InTurn_AndToldToTheWorker(string program, uint forwarded)
     {
         var rings = _tier.OpenEventRings(1, 32);
+        _tier.RenewLease(TimeSpan.FromMinutes(1));
         try
         {
             _tier.PublishSchedule(Vip, 80, [new KernelSlot(RealServerMac, Rs1, 80), new KernelSlot(Rs2Mac, Rs2, 80)]);
@@ -213,6 +214,12 @@ public sealed class KernelProgramTests : IDisposable
             Assert.NotEqual(forwarded, other);
             Assert.Equal(0, rings[0].Consume(events));
 
+            // No lease (a daemon that died): new SYNs go up, however published.
+            _tier.RenewLease(TimeSpan.Zero);
+            _tier.TestRun(program, Tcp(41008, TcpFlags.Syn), _out, 1, out uint lapsed, out _);
+            Assert.NotEqual(forwarded, lapsed);
+            _tier.RenewLease(TimeSpan.FromMinutes(1));
+
             // Unpublished: new SYNs go up again.
             _tier.PublishSchedule(Vip, 80, []);
             _tier.TestRun(program, Tcp(41007, TcpFlags.Syn), _out, 1, out uint after, out _);
@@ -228,9 +235,53 @@ public sealed class KernelProgramTests : IDisposable
     [Theory]
     [InlineData("fulcrum_tc", TcActRedirect)]
     [InlineData("fulcrum_xdp", XdpTx)]
+    public void PublishedSourceHashing_EachClientToItsBucket_AnUnusableBucketGoesUp(string program, uint forwarded)
+    {
+        var rings = _tier.OpenEventRings(1, 32);
+        _tier.RenewLease(TimeSpan.FromMinutes(1));
+        try
+        {
+            // Even buckets rs1, odd rs2, bucket 7 marked unusable (zero MAC).
+            var slots = new KernelSlot[256];
+            for (int i = 0; i < slots.Length; i++)
+                slots[i] = i == 7 ? new KernelSlot(0, Rs2, 80) : new KernelSlot(i % 2 == 0 ? RealServerMac : Rs2Mac, i % 2 == 0 ? Rs1 : Rs2, 80);
+            _tier.PublishSchedule(Vip, 80, slots, KernelPick.SourceHash);
+            int checkedClients = 0, up = 0;
+            for (uint client = FrameBuilder.Ip("203.0.113.1"); client < FrameBuilder.Ip("203.0.113.1") + 40; client++)
+            {
+                int bucket = (int)Fulcrum.Balancing.Schedulers.SourceHashingScheduler.Bucket(client, 0, 0);
+                var frame = new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(client, Vip).Tcp(42000, 80, TcpFlags.Syn).Build();
+                _tier.TestRun(program, frame, _out, 1, out uint verdict, out _);
+                if (bucket == 7)
+                {
+                    Assert.NotEqual(forwarded, verdict);
+                    up++;
+                    continue;
+                }
+
+                Assert.Equal(forwarded, verdict);
+                Assert.Equal(bucket % 2 == 0 ? RealServerMac : Rs2Mac, EthernetFrame.ReadMac(_out));
+                checkedClients++;
+            }
+
+            Assert.True(checkedClients >= 30, $"{checkedClients} clients scheduled");
+            var events = new Events();
+            Assert.Equal(checkedClients, rings[0].Consume(events));
+        }
+        finally
+        {
+            foreach (var r in rings)
+                r.Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData("fulcrum_tc", TcActRedirect)]
+    [InlineData("fulcrum_xdp", XdpTx)]
     public void FinHandsBack_ThenASynReusesTheMarkerInPlace(string program, uint forwarded)
     {
         var rings = _tier.OpenEventRings(1, 32);
+        _tier.RenewLease(TimeSpan.FromMinutes(1));
         try
         {
             Assert.True(_tier.Install(IpProtocols.Tcp, Client, 41010, Vip, 80, RealServerMac, Established));

@@ -13,10 +13,11 @@ public class KernelSchedulingTests
     private readonly FakeTimeProvider _time = new();
 
     private VirtualService Service(string scheduler, (IPAddress Address, int Weight)[] dests, uint persistence = 0,
-        ForwardingMethod method = ForwardingMethod.DirectRoute, uint upperThreshold = 0, bool macs = true)
+        ForwardingMethod method = ForwardingMethod.DirectRoute, uint upperThreshold = 0, bool macs = true,
+        SchedulerFlags flags = SchedulerFlags.None)
     {
         var t = new IpvsTable(_time);
-        Assert.Equal(IpvsErrno.Ok, t.AddService(new ServiceSpec(Tcp80, scheduler, PersistenceTimeout: persistence)));
+        Assert.Equal(IpvsErrno.Ok, t.AddService(new ServiceSpec(Tcp80, scheduler, flags, PersistenceTimeout: persistence)));
         foreach (var (address, weight) in dests)
             Assert.Equal(IpvsErrno.Ok, t.AddDest(Tcp80, new DestSpec(address, 80, method, weight, upperThreshold)));
         var svc = t.Snapshot.Services.Single();
@@ -70,10 +71,45 @@ public class KernelSchedulingTests
 
     [Theory]
     [InlineData("wlc")]
-    [InlineData("sh")]
+    [InlineData("lc")]
     [InlineData("mh")]
-    public void SchedulersThatReadCountsOrThePacket_StayWithCSharp(string scheduler) =>
-        Assert.Empty(KernelScheduling.Sequence(Service(scheduler, [(Rs1, 1), (Rs2, 1)])));
+    [InlineData("dh")]
+    public void SchedulersThatReadCountsOrHashOtherwise_StayWithCSharp(string scheduler) =>
+        Assert.Empty(KernelScheduling.Table(Service(scheduler, [(Rs1, 1), (Rs2, 1)])).Slots);
+
+    [Fact]
+    public void SourceHashing_The256Buckets_AsTheCSharpSchedulerIndexesThem()
+    {
+        var svc = Service("sh", [(Rs1, 1), (Rs2, 2)]);
+        var (slots, pick) = KernelScheduling.Table(svc);
+        Assert.Equal(KernelPick.SourceHash, pick);
+        Assert.Equal(256, slots.Length);
+        // Every client's bucket names the dest the C# scheduler picks for it.
+        for (uint client = 0xCB007100; client < 0xCB007100 + 64; client++)
+        {
+            var slot = slots[SourceHashingSchedulerBucket(client)];
+            var expected = svc.DestArray.Single(d => d.Address4 == slot.Address);
+            Assert.Equal(expected.Mac, slot.Mac);
+        }
+
+        Assert.Equal(KernelPick.SourceAndPortHash, KernelScheduling.Table(Service("sh", [(Rs1, 1)], flags: SchedulerFlags.Flag2)).Pick);
+    }
+
+    private static int SourceHashingSchedulerBucket(uint client) =>
+        (int)Fulcrum.Balancing.Schedulers.SourceHashingScheduler.Bucket(client, 0, 0);
+
+    [Fact]
+    public void SourceHashing_AWeightZeroDestsBuckets_ComeUpToCSharp()
+    {
+        var svc = Service("sh", [(Rs1, 0), (Rs2, 1)]);
+        var slots = KernelScheduling.Table(svc).Slots;
+        Assert.Equal(256, slots.Length);
+        uint rs1 = svc.DestArray.Single(d => d.Weight == 0).Address4;
+        Assert.Contains(slots, s => s.Address == rs1);
+        Assert.All(slots.Where(s => s.Address == rs1), s => Assert.Equal(0UL, s.Mac)); // sh-fallback or the drop: C#'s
+        Assert.All(slots.Where(s => s.Address != rs1), s => Assert.NotEqual(0UL, s.Mac));
+        Assert.Empty(KernelScheduling.Table(Service("sh", [(Rs1, 0)])).Slots);
+    }
 
     [Fact]
     public void Persistence_Thresholds_NatDests_UnknownMacs_StayWithCSharp()

@@ -39,6 +39,7 @@ internal unsafe struct fulcrum_config
     public uint ifindex;
     public uint workers;
     public uint fanout_mask;
+    public ulong alive_until_ns;
 }
 
 /// <summary>fulcrum_dr.h struct fulcrum_event: a connection the program handed back (final counts and state) or scheduled.</summary>
@@ -75,6 +76,8 @@ internal struct fulcrum_service
     public uint table;
     public uint count;
     public ulong cursor;
+    public uint pick;
+    public uint pad;
 }
 
 /// <summary>fulcrum_dr.h struct fulcrum_slot_key.</summary>

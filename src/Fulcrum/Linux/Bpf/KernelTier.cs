@@ -7,8 +7,24 @@ using Fulcrum.Packets;
 
 namespace Fulcrum.Linux.Bpf;
 
-/// <summary>One pick of a published scheduling sequence: the real server's MAC, IPv4 address and port (host order).</summary>
+/// <summary>
+/// One slot of a published scheduling table: the real server's MAC, IPv4 address and port (host order); a zero MAC
+/// marks a slot the kernel may not decide (its SYNs go up).
+/// </summary>
 public readonly record struct KernelSlot(ulong Mac, uint Address, ushort Port);
+
+/// <summary>How the program picks a published service's slot for a SYN (fulcrum_dr.h FULCRUM_PICK_*).</summary>
+public enum KernelPick
+{
+    /// <summary>rr, wrr: the next slot of the sequence, one cursor shared by all CPUs.</summary>
+    Cursor = 0,
+
+    /// <summary>sh: bucket hash_32(client address, 8) of the 256 (ip_vs_sh_hashkey).</summary>
+    SourceHash = 1,
+
+    /// <summary>sh with sh-port: bucket hash_32(client address + client port, 8).</summary>
+    SourceAndPortHash = 2,
+}
 
 /// <summary>
 /// The kernel tier on one interface: fulcrum_dr.bpf.o loaded through libbpf, its program attached at tc
@@ -285,10 +301,15 @@ public sealed unsafe class KernelTier : IDisposable
     {
         if (lastSeenNs == 0)
             return -1;
-        // bpf_ktime_get_ns and Stopwatch on Linux both read CLOCK_MONOTONIC.
-        long now = (long)((ulong)Stopwatch.GetTimestamp() * 1_000_000_000UL / (ulong)Stopwatch.Frequency);
-        return Math.Max(0, (now - (long)lastSeenNs) / 1_000_000);
+        return Math.Max(0, ((long)MonotonicNs() - (long)lastSeenNs) / 1_000_000);
     }
+
+    /// <summary>
+    /// CLOCK_MONOTONIC in ns, the clock bpf_ktime_get_ns reads (Stopwatch reads it on Linux). Scaled in 128 bits:
+    /// ticks x 10^9 overflows 64 bits once the machine has been up a few seconds at a 1 GHz tick.
+    /// </summary>
+    internal static ulong MonotonicNs() =>
+        (ulong)((UInt128)(ulong)Stopwatch.GetTimestamp() * 1_000_000_000UL / (ulong)Stopwatch.Frequency);
 
     /// <summary>
     /// Gives each of <paramref name="workers"/> data-plane workers an event ring in fulcrum_events and tells the
@@ -331,11 +352,12 @@ public sealed unsafe class KernelTier : IDisposable
 
     /// <summary>
     /// Makes the program schedule the new TCP connections to <paramref name="vip"/>:<paramref name="vport"/> (host order)
-    /// itself: the i-th SYN goes to <c>slots[i % slots.Length]</c>, one cursor shared by all CPUs. An empty
+    /// itself: with <see cref="KernelPick.Cursor"/> the i-th SYN goes to <c>slots[i % slots.Length]</c>, one cursor shared
+    /// by all CPUs; with a hash, to the slot of the client's bucket (256 slots). An empty
     /// <paramref name="slots"/> stops it (SYNs go up to C# again). The new slot table is written under a new
     /// generation before the service points at it, so the program never reads a half-written table.
     /// </summary>
-    public void PublishSchedule(uint vip, ushort vport, ReadOnlySpan<KernelSlot> slots)
+    public void PublishSchedule(uint vip, ushort vport, ReadOnlySpan<KernelSlot> slots, KernelPick pick = KernelPick.Cursor)
     {
         lock (_publishLock)
         {
@@ -373,7 +395,7 @@ public sealed unsafe class KernelTier : IDisposable
                     }
                 }
 
-                var service = new fulcrum_service { table = table, count = (uint)slots.Length };
+                var service = new fulcrum_service { table = table, count = (uint)slots.Length, pick = (uint)pick };
                 int src = Libbpf.MapUpdate(servicesFd, &key, &service, Libbpf.BPF_ANY);
                 if (src < 0)
                 {
@@ -416,6 +438,21 @@ public sealed unsafe class KernelTier : IDisposable
     private readonly Lock _publishLock = new();
     private readonly Dictionary<(uint Vip, ushort Port), (uint Table, int Count)> _published = [];
     private uint _nextTable;
+
+    /// <summary>
+    /// Lets the program schedule and reuse connections for <paramref name="lease"/> from now (CLOCK_MONOTONIC, as
+    /// bpf_ktime_get_ns): the daemon renews it while it runs, so after a SIGKILL, which leaves the program attached,
+    /// new connections stop being taken within one lease.
+    /// </summary>
+    public void RenewLease(TimeSpan lease)
+    {
+        ulong until = MonotonicNs() + ((ulong)lease.Ticks * 100UL);
+        UpdateConfig(c =>
+        {
+            c.alive_until_ns = until;
+            return c;
+        });
+    }
 
     /// <summary>Each worker's ring: 1 MiB, ~18,000 handed-back connections between two drains (it must match fulcrum_event_ring).</summary>
     private const uint EventRingBytes = 1 << 20;

@@ -130,6 +130,22 @@ struct fulcrum_head {
 	__u8 l4[10]; // TCP: seq, ack, data offset, flags
 } __attribute__((packed));
 
+// RFC 1071 over the option-less IPv4 header: a frame whose sum does not check out, or whose total length
+// claims more than the frame holds, goes up to C#, which counts it (DropReason BadChecksum, BadLength) as the
+// kernel's ip_rcv would drop it before IPVS.
+static __always_inline int ipv4_header_ok(const struct fulcrum_head *h, __u32 frame_len)
+{
+	const __u8 *b = (const __u8 *)h + ETH_HLEN_;
+	__u32 sum = 0;
+#pragma unroll
+	for (int i = 0; i < 20; i += 2)
+		sum += ((__u32)b[i] << 8) | b[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	__u32 tot_len = ((__u32)b[2] << 8) | b[3];
+	return sum == 0xffff && tot_len + ETH_HLEN_ <= frame_len && tot_len >= 20 + 8;
+}
+
 static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
 {
 	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
@@ -137,16 +153,32 @@ static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
 
 enum { FULCRUM_UP, FULCRUM_FORWARD, FULCRUM_SCHEDULE };
 
+// ip_vs_sh_hashkey for IPv4 (offset 0): hash_32(ntohs(port) + ntohl(addr), 8) with the port only under sh-port;
+// the slot, or NULL when the bucket is missing or its real server unusable (zero MAC).
+static __always_inline struct fulcrum_slot *fulcrum_hashed_slot(const struct fulcrum_head *h, const struct fulcrum_service *svc)
+{
+	__u32 value = bpf_ntohl(h->ip.saddr);
+	if (svc->pick == FULCRUM_PICK_SOURCE_PORT)
+		value += bpf_ntohs(h->sport);
+	struct fulcrum_slot_key slot_key = { .table = svc->table, .index = (value * 0x61C88647u) >> 24 };
+	struct fulcrum_slot *slot = bpf_map_lookup_elem(&fulcrum_slots, &slot_key);
+	if (!slot || !(slot->dest_mac[0] | slot->dest_mac[1] | slot->dest_mac[2] | slot->dest_mac[3] |
+		       slot->dest_mac[4] | slot->dest_mac[5]))
+		return NULL;
+	return slot;
+}
+
 // The one decision tc, XDP and the socket filter share. FORWARD: *v is the frame's connection. SCHEDULE: a
 // pure SYN of a new connection to a service in fulcrum_services (*svc), given that event rings exist (the
 // worker must learn of it). UP: everything else, for the C# tier.
 static __always_inline int fulcrum_decide(const struct fulcrum_head *h, __u32 len, __u32 *ip_len,
 					  struct fulcrum_conn_key *key, struct fulcrum_config **cfgp,
-					  struct fulcrum_conn_value **v, struct fulcrum_service **svc)
+					  struct fulcrum_conn_value **v, struct fulcrum_service **svc,
+					  struct fulcrum_slot **slot)
 {
 	if (len < sizeof(struct fulcrum_head) || h->proto != bpf_htons(ETH_P_IP))
 		return FULCRUM_UP;
-	if (h->ip.version != 4 || h->ip.ihl != 5)
+	if (h->ip.version != 4 || h->ip.ihl != 5 || !ipv4_header_ok(h, len))
 		return FULCRUM_UP;
 	// Fragments go up: only the first has ports, and IPVS handles them in C#.
 	if (h->ip.frag_off & bpf_htons(0x3fff))
@@ -192,18 +224,29 @@ static __always_inline int fulcrum_decide(const struct fulcrum_head *h, __u32 le
 	// server, and the worker is told. TIME_WAIT and CLOSE (expire and reschedule) and ESTABLISHED go up.
 	if (flags & (TCP_ACK | TCP_FIN))
 		return FULCRUM_UP;
+	// Reusing a marker or scheduling needs a live daemon to tell (its event ring and its lease).
+	int told = cfg->workers != 0 && bpf_ktime_get_ns() < cfg->alive_until_ns;
 	if (*v) {
 		if (state == sSR)
 			return FULCRUM_FORWARD;
-		if ((state == sFW || state == sCW || state == sLA) && cfg->workers != 0)
+		if ((state == sFW || state == sCW || state == sLA) && told)
 			return FULCRUM_FORWARD;
 		return FULCRUM_UP;
 	}
-	if (cfg->workers == 0)
+	if (!told)
 		return FULCRUM_UP;
 	struct fulcrum_service_key sk = { .protocol = IPPROTO_TCP, .port = h->dport, .addr = h->ip.daddr };
 	*svc = bpf_map_lookup_elem(&fulcrum_services, &sk);
-	return *svc && (*svc)->count ? FULCRUM_SCHEDULE : FULCRUM_UP;
+	if (!*svc || (*svc)->count == 0)
+		return FULCRUM_UP;
+	// A hashed pick is known here already: a bucket the kernel may not decide goes up (the socket filter must
+	// agree with tc, so the decision cannot wait for fulcrum_schedule).
+	if ((*svc)->pick != FULCRUM_PICK_CURSOR) {
+		*slot = fulcrum_hashed_slot(h, *svc);
+		if (!*slot)
+			return FULCRUM_UP;
+	}
+	return FULCRUM_SCHEDULE;
 }
 
 // The worker whose connection table holds the client's connections: the AF_PACKET fanout program's hash of
@@ -220,22 +263,25 @@ static __always_inline void *fulcrum_worker_ring(const struct fulcrum_head *h, c
 	return bpf_map_lookup_elem(&fulcrum_events, &worker);
 }
 
-// ip_vs_schedule for a published service: the next slot of its sequence (a shared cursor, as the kernel's rr
-// and wrr share theirs under a lock), an entry in SYN_RECV and a SCHEDULED event for the owning worker. NULL
+// ip_vs_schedule for a published service: the hashed bucket fulcrum_decide found (sh), or the next slot of
+// its sequence (rr, wrr: a shared cursor, as the kernel's schedulers share theirs under a lock), an entry in SYN_RECV and a SCHEDULED event for the owning worker. NULL
 // (the SYN goes up) when the ring or the map is full, or the slot vanished under a table update.
 static __always_inline struct fulcrum_conn_value *fulcrum_schedule(const struct fulcrum_head *h,
 								   const struct fulcrum_conn_key *key,
 								   const struct fulcrum_config *cfg,
-								   struct fulcrum_service *svc)
+								   struct fulcrum_service *svc,
+								   struct fulcrum_slot *slot)
 {
-	__u32 count = svc->count;
-	if (count == 0)
-		return NULL;
-	__u64 cursor = __sync_fetch_and_add(&svc->cursor, 1);
-	struct fulcrum_slot_key slot_key = { .table = svc->table, .index = (__u32)(cursor % count) };
-	struct fulcrum_slot *slot = bpf_map_lookup_elem(&fulcrum_slots, &slot_key);
-	if (!slot)
-		return NULL;
+	if (!slot) {
+		__u32 count = svc->count;
+		if (count == 0)
+			return NULL;
+		__u64 cursor = __sync_fetch_and_add(&svc->cursor, 1);
+		struct fulcrum_slot_key slot_key = { .table = svc->table, .index = (__u32)(cursor % count) };
+		slot = bpf_map_lookup_elem(&fulcrum_slots, &slot_key);
+		if (!slot)
+			return NULL;
+	}
 	void *ring = fulcrum_worker_ring(h, cfg);
 	if (!ring)
 		return NULL;
@@ -267,11 +313,12 @@ static __always_inline struct fulcrum_conn_value *fulcrum_match(const struct ful
 	struct fulcrum_config *cfg = NULL;
 	struct fulcrum_conn_value *v = NULL;
 	struct fulcrum_service *svc = NULL;
-	int what = fulcrum_decide(h, len, ip_len, &key, &cfg, &v, &svc);
+	struct fulcrum_slot *slot = NULL;
+	int what = fulcrum_decide(h, len, ip_len, &key, &cfg, &v, &svc, &slot);
 	if (what == FULCRUM_FORWARD)
 		return v;
 	if (what == FULCRUM_SCHEDULE && cfg && svc)
-		return fulcrum_schedule(h, &key, cfg, svc);
+		return fulcrum_schedule(h, &key, cfg, svc, slot);
 	return NULL;
 }
 
@@ -379,7 +426,8 @@ int fulcrum_filter(struct __sk_buff *skb)
 	struct fulcrum_config *cfg = NULL;
 	struct fulcrum_conn_value *v = NULL;
 	struct fulcrum_service *svc = NULL;
-	if (fulcrum_decide(&h, skb->len, &ip_len, &key, &cfg, &v, &svc) != FULCRUM_UP)
+	struct fulcrum_slot *slot = NULL;
+	if (fulcrum_decide(&h, skb->len, &ip_len, &key, &cfg, &v, &svc, &slot) != FULCRUM_UP)
 		return 0;
 	return skb->len;
 }

@@ -38,6 +38,9 @@ struct fulcrum_config {
 	// program's hash of the client address masked with fanout_mask (PacketRing.SourceHashProgram).
 	__u32 workers;
 	__u32 fanout_mask;
+	// The daemon's lease (bpf_ktime_get_ns): past it the program schedules and reuses nothing, so a director that
+	// died (SIGKILL leaves the program attached) stops taking new connections it will never know about.
+	__u64 alive_until_ns;
 };
 
 // What the program tells a worker (fulcrum_event.type).
@@ -60,8 +63,8 @@ struct fulcrum_event {
 	__u8 type;
 };
 
-// A virtual service whose new TCP connections the program schedules itself (rr and wrr, written by C#,
-// Director/KernelScheduling.cs): its current slot table and the cursor that walks it. Network order.
+// A virtual service whose new TCP connections the program schedules itself (rr, wrr and sh, written by C#,
+// Director/KernelScheduling.cs): its current slot table and how a SYN picks a slot. Network order.
 struct fulcrum_service_key {
 	__u8 protocol;
 	__u8 pad;
@@ -69,13 +72,20 @@ struct fulcrum_service_key {
 	__u32 addr;
 };
 
+#define FULCRUM_PICK_CURSOR 0  // rr, wrr: slot = cursor++ % count (the scheduler's sequence)
+#define FULCRUM_PICK_SOURCE 1  // sh: slot = hash_32(client address, 8) (ip_vs_sh's 256 buckets)
+#define FULCRUM_PICK_SOURCE_PORT 2 // sh with sh-port: hash_32(client address + client port, 8)
+
 struct fulcrum_service {
 	__u32 table; // the generation of its slots in fulcrum_slots
 	__u32 count; // slots 0..count-1
-	__u64 cursor; // atomic; slot = cursor % count
+	__u64 cursor; // FULCRUM_PICK_CURSOR: atomic
+	__u32 pick;   // FULCRUM_PICK_*
+	__u32 pad;
 };
 
-// Slot i of a table: the real server the i-th pick of the scheduler's sequence goes to.
+// Slot i of a table: the real server the i-th pick of the scheduler's sequence (or bucket i) goes to; a slot
+// with a zero MAC is one the kernel may not decide (an sh bucket whose real server is unusable: C# falls back or drops).
 struct fulcrum_slot_key {
 	__u32 table;
 	__u32 index;

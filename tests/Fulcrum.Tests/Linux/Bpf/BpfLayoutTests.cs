@@ -34,6 +34,7 @@ public class BpfLayoutTests
         { "fulcrum_config.ifindex", Off<fulcrum_config>(nameof(fulcrum_config.ifindex)) },
         { "fulcrum_config.workers", Off<fulcrum_config>(nameof(fulcrum_config.workers)) },
         { "fulcrum_config.fanout_mask", Off<fulcrum_config>(nameof(fulcrum_config.fanout_mask)) },
+        { "fulcrum_config.alive_until_ns", Off<fulcrum_config>(nameof(fulcrum_config.alive_until_ns)) },
         { "fulcrum_event", Unsafe.SizeOf<fulcrum_event>() },
         { "fulcrum_event.key", Off<fulcrum_event>(nameof(fulcrum_event.key)) },
         { "fulcrum_event.packets", Off<fulcrum_event>(nameof(fulcrum_event.packets)) },
@@ -53,6 +54,10 @@ public class BpfLayoutTests
         { "fulcrum_service.table", Off<fulcrum_service>(nameof(fulcrum_service.table)) },
         { "fulcrum_service.count", Off<fulcrum_service>(nameof(fulcrum_service.count)) },
         { "fulcrum_service.cursor", Off<fulcrum_service>(nameof(fulcrum_service.cursor)) },
+        { "fulcrum_service.pick", Off<fulcrum_service>(nameof(fulcrum_service.pick)) },
+        { "FULCRUM_PICK_CURSOR", (int)KernelPick.Cursor },
+        { "FULCRUM_PICK_SOURCE", (int)KernelPick.SourceHash },
+        { "FULCRUM_PICK_SOURCE_PORT", (int)KernelPick.SourceAndPortHash },
         { "fulcrum_slot_key", Unsafe.SizeOf<fulcrum_slot_key>() },
         { "fulcrum_slot_key.index", Off<fulcrum_slot_key>(nameof(fulcrum_slot_key.index)) },
         { "fulcrum_slot", Unsafe.SizeOf<fulcrum_slot>() },
@@ -167,12 +172,13 @@ public class BpfLayoutTests
                 S(fulcrum_conn_value) O(fulcrum_conn_value, packets) O(fulcrum_conn_value, bytes)
                 O(fulcrum_conn_value, last_seen_ns) O(fulcrum_conn_value, dest_mac) O(fulcrum_conn_value, state)
                 S(fulcrum_config) O(fulcrum_config, own_mac) O(fulcrum_config, ifindex) O(fulcrum_config, workers)
-                O(fulcrum_config, fanout_mask)
+                O(fulcrum_config, fanout_mask) O(fulcrum_config, alive_until_ns)
                 S(fulcrum_event) O(fulcrum_event, key) O(fulcrum_event, packets) O(fulcrum_event, bytes)
                 O(fulcrum_event, last_seen_ns) O(fulcrum_event, state) O(fulcrum_event, dest_addr)
                 O(fulcrum_event, dest_port) O(fulcrum_event, type) K(FULCRUM_EVENT_HANDED_BACK) K(FULCRUM_EVENT_SCHEDULED)
                 S(fulcrum_service_key) O(fulcrum_service_key, protocol) O(fulcrum_service_key, port) O(fulcrum_service_key, addr)
-                S(fulcrum_service) O(fulcrum_service, table) O(fulcrum_service, count) O(fulcrum_service, cursor)
+                S(fulcrum_service) O(fulcrum_service, table) O(fulcrum_service, count) O(fulcrum_service, cursor) O(fulcrum_service, pick)
+                K(FULCRUM_PICK_CURSOR) K(FULCRUM_PICK_SOURCE) K(FULCRUM_PICK_SOURCE_PORT)
                 S(fulcrum_slot_key) O(fulcrum_slot_key, index)
                 S(fulcrum_slot) O(fulcrum_slot, dest_port) O(fulcrum_slot, dest_addr)
                 K(BPF_MAP_TYPE_RINGBUF)
