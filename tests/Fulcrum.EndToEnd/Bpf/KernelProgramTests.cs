@@ -39,7 +39,21 @@ public sealed class KernelProgramTests : IDisposable
         _tier = KernelTier.OpenDetached(DirectorMac);
     }
 
-    public void Dispose() => _tier.Dispose();
+    public void Dispose()
+    {
+        _ring?.Dispose();
+        _tier.Dispose();
+    }
+
+    private KernelEventRing? _ring;
+
+    /// <summary>One worker's event ring for the program, and a lease long enough for the test (a live daemon).</summary>
+    private KernelEventRing EventRing()
+    {
+        _ring ??= _tier.OpenEventRings(1, 32)[0];
+        _tier.RenewLease(TimeSpan.FromMinutes(1));
+        return _ring;
+    }
 
     [Theory]
     [InlineData("fulcrum_tc", TcActRedirect)]
@@ -185,51 +199,42 @@ public sealed class KernelProgramTests : IDisposable
     [InlineData("fulcrum_xdp", XdpTx)]
     public void PublishedRoundRobin_SynsScheduledInTheKernel_InTurn_AndToldToTheWorker(string program, uint forwarded)
     {
-        var rings = _tier.OpenEventRings(1, 32);
+        var ring = EventRing();
+        _tier.PublishSchedule(Vip, 80, [new KernelSlot(RealServerMac, Rs1, 80), new KernelSlot(Rs2Mac, Rs2, 80)]);
+        var macs = new List<ulong>();
+        for (ushort port = 41000; port < 41004; port++)
+        {
+            _tier.TestRun(program, Tcp(port, TcpFlags.Syn), _out, 1, out uint verdict, out _);
+            Assert.Equal(forwarded, verdict);
+            macs.Add(EthernetFrame.ReadMac(_out));
+            Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, port, Vip, 80, out long packets, out _, out _, out byte state));
+            Assert.Equal((1, SynRecv), (packets, state));
+        }
+
+        Assert.Equal([RealServerMac, Rs2Mac, RealServerMac, Rs2Mac], macs);
+        var events = new Events();
+        Assert.Equal(4, ring.Consume(events));
+        Assert.Equal(["scheduled 41000 rs1:80", "scheduled 41001 rs2:80", "scheduled 41002 rs1:80", "scheduled 41003 rs2:80"], events.Seen);
+
+        // A retransmitted SYN stays on its real server; a SYN|ACK or a SYN to an unpublished port goes up.
+        _tier.TestRun(program, Tcp(41001, TcpFlags.Syn), _out, 1, out uint again, out _);
+        Assert.Equal((forwarded, Rs2Mac), (again, EthernetFrame.ReadMac(_out)));
+        _tier.TestRun(program, Tcp(41005, TcpFlags.Syn | TcpFlags.Ack), _out, 1, out uint synAck, out _);
+        Assert.NotEqual(forwarded, synAck);
+        _tier.TestRun(program, new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).Tcp(41006, 443, TcpFlags.Syn).Build(), _out, 1, out uint other, out _);
+        Assert.NotEqual(forwarded, other);
+        Assert.Equal(0, ring.Consume(events));
+
+        // No lease (a daemon that died): new SYNs go up, however published.
+        _tier.RenewLease(TimeSpan.Zero);
+        _tier.TestRun(program, Tcp(41008, TcpFlags.Syn), _out, 1, out uint lapsed, out _);
+        Assert.NotEqual(forwarded, lapsed);
         _tier.RenewLease(TimeSpan.FromMinutes(1));
-        try
-        {
-            _tier.PublishSchedule(Vip, 80, [new KernelSlot(RealServerMac, Rs1, 80), new KernelSlot(Rs2Mac, Rs2, 80)]);
-            var macs = new List<ulong>();
-            for (ushort port = 41000; port < 41004; port++)
-            {
-                _tier.TestRun(program, Tcp(port, TcpFlags.Syn), _out, 1, out uint verdict, out _);
-                Assert.Equal(forwarded, verdict);
-                macs.Add(EthernetFrame.ReadMac(_out));
-                Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, port, Vip, 80, out long packets, out _, out _, out byte state));
-                Assert.Equal((1, SynRecv), (packets, state));
-            }
 
-            Assert.Equal([RealServerMac, Rs2Mac, RealServerMac, Rs2Mac], macs);
-            var events = new Events();
-            Assert.Equal(4, rings[0].Consume(events));
-            Assert.Equal(["scheduled 41000 rs1:80", "scheduled 41001 rs2:80", "scheduled 41002 rs1:80", "scheduled 41003 rs2:80"], events.Seen);
-
-            // A retransmitted SYN stays on its real server; a SYN|ACK or a SYN to an unpublished port goes up.
-            _tier.TestRun(program, Tcp(41001, TcpFlags.Syn), _out, 1, out uint again, out _);
-            Assert.Equal((forwarded, Rs2Mac), (again, EthernetFrame.ReadMac(_out)));
-            _tier.TestRun(program, Tcp(41005, TcpFlags.Syn | TcpFlags.Ack), _out, 1, out uint synAck, out _);
-            Assert.NotEqual(forwarded, synAck);
-            _tier.TestRun(program, new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(Client, Vip).Tcp(41006, 443, TcpFlags.Syn).Build(), _out, 1, out uint other, out _);
-            Assert.NotEqual(forwarded, other);
-            Assert.Equal(0, rings[0].Consume(events));
-
-            // No lease (a daemon that died): new SYNs go up, however published.
-            _tier.RenewLease(TimeSpan.Zero);
-            _tier.TestRun(program, Tcp(41008, TcpFlags.Syn), _out, 1, out uint lapsed, out _);
-            Assert.NotEqual(forwarded, lapsed);
-            _tier.RenewLease(TimeSpan.FromMinutes(1));
-
-            // Unpublished: new SYNs go up again.
-            _tier.PublishSchedule(Vip, 80, []);
-            _tier.TestRun(program, Tcp(41007, TcpFlags.Syn), _out, 1, out uint after, out _);
-            Assert.NotEqual(forwarded, after);
-        }
-        finally
-        {
-            foreach (var r in rings)
-                r.Dispose();
-        }
+        // Unpublished: new SYNs go up again.
+        _tier.PublishSchedule(Vip, 80, []);
+        _tier.TestRun(program, Tcp(41007, TcpFlags.Syn), _out, 1, out uint after, out _);
+        Assert.NotEqual(forwarded, after);
     }
 
     [Theory]
@@ -237,42 +242,33 @@ public sealed class KernelProgramTests : IDisposable
     [InlineData("fulcrum_xdp", XdpTx)]
     public void PublishedSourceHashing_EachClientToItsBucket_AnUnusableBucketGoesUp(string program, uint forwarded)
     {
-        var rings = _tier.OpenEventRings(1, 32);
-        _tier.RenewLease(TimeSpan.FromMinutes(1));
-        try
+        var ring = EventRing();
+        // Even buckets rs1, odd rs2, bucket 7 marked unusable (zero MAC).
+        var slots = new KernelSlot[256];
+        for (int i = 0; i < slots.Length; i++)
+            slots[i] = i == 7 ? new KernelSlot(0, Rs2, 80) : new KernelSlot(i % 2 == 0 ? RealServerMac : Rs2Mac, i % 2 == 0 ? Rs1 : Rs2, 80);
+        _tier.PublishSchedule(Vip, 80, slots, KernelPick.SourceHash);
+        int checkedClients = 0, up = 0;
+        for (uint client = FrameBuilder.Ip("203.0.113.1"); client < FrameBuilder.Ip("203.0.113.1") + 40; client++)
         {
-            // Even buckets rs1, odd rs2, bucket 7 marked unusable (zero MAC).
-            var slots = new KernelSlot[256];
-            for (int i = 0; i < slots.Length; i++)
-                slots[i] = i == 7 ? new KernelSlot(0, Rs2, 80) : new KernelSlot(i % 2 == 0 ? RealServerMac : Rs2Mac, i % 2 == 0 ? Rs1 : Rs2, 80);
-            _tier.PublishSchedule(Vip, 80, slots, KernelPick.SourceHash);
-            int checkedClients = 0, up = 0;
-            for (uint client = FrameBuilder.Ip("203.0.113.1"); client < FrameBuilder.Ip("203.0.113.1") + 40; client++)
+            int bucket = (int)Fulcrum.Balancing.Schedulers.SourceHashingScheduler.Bucket(client, 0, 0);
+            var frame = new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(client, Vip).Tcp(42000, 80, TcpFlags.Syn).Build();
+            _tier.TestRun(program, frame, _out, 1, out uint verdict, out _);
+            if (bucket == 7)
             {
-                int bucket = (int)Fulcrum.Balancing.Schedulers.SourceHashingScheduler.Bucket(client, 0, 0);
-                var frame = new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(client, Vip).Tcp(42000, 80, TcpFlags.Syn).Build();
-                _tier.TestRun(program, frame, _out, 1, out uint verdict, out _);
-                if (bucket == 7)
-                {
-                    Assert.NotEqual(forwarded, verdict);
-                    up++;
-                    continue;
-                }
-
-                Assert.Equal(forwarded, verdict);
-                Assert.Equal(bucket % 2 == 0 ? RealServerMac : Rs2Mac, EthernetFrame.ReadMac(_out));
-                checkedClients++;
+                Assert.NotEqual(forwarded, verdict);
+                up++;
+                continue;
             }
 
-            Assert.True(checkedClients >= 30, $"{checkedClients} clients scheduled");
-            var events = new Events();
-            Assert.Equal(checkedClients, rings[0].Consume(events));
+            Assert.Equal(forwarded, verdict);
+            Assert.Equal(bucket % 2 == 0 ? RealServerMac : Rs2Mac, EthernetFrame.ReadMac(_out));
+            checkedClients++;
         }
-        finally
-        {
-            foreach (var r in rings)
-                r.Dispose();
-        }
+
+        Assert.True(checkedClients >= 30, $"{checkedClients} clients scheduled");
+        var events = new Events();
+        Assert.Equal(checkedClients, ring.Consume(events));
     }
 
     [Theory]
@@ -280,25 +276,16 @@ public sealed class KernelProgramTests : IDisposable
     [InlineData("fulcrum_xdp", XdpTx)]
     public void FinHandsBack_ThenASynReusesTheMarkerInPlace(string program, uint forwarded)
     {
-        var rings = _tier.OpenEventRings(1, 32);
-        _tier.RenewLease(TimeSpan.FromMinutes(1));
-        try
-        {
-            Assert.True(_tier.Install(IpProtocols.Tcp, Client, 41010, Vip, 80, RealServerMac, Established));
-            _tier.TestRun(program, Tcp(41010, TcpFlags.Fin | TcpFlags.Ack), _out, 1, out uint verdict, out _);
-            Assert.Equal(forwarded, verdict);
-            // FIN_WAIT + SYN: the syn row, on the same real server (ip_vs_in reuses it with conn_reuse_mode 1).
-            _tier.TestRun(program, Tcp(41010, TcpFlags.Syn), _out, 1, out verdict, out _);
-            Assert.Equal((forwarded, RealServerMac), (verdict, EthernetFrame.ReadMac(_out)));
-            var events = new Events();
-            rings[0].Consume(events);
-            Assert.Equal([$"state 41010 1 {FinWait}", $"state 41010 2 {SynRecv}"], events.Seen);
-        }
-        finally
-        {
-            foreach (var r in rings)
-                r.Dispose();
-        }
+        var ring = EventRing();
+        Assert.True(_tier.Install(IpProtocols.Tcp, Client, 41010, Vip, 80, RealServerMac, Established));
+        _tier.TestRun(program, Tcp(41010, TcpFlags.Fin | TcpFlags.Ack), _out, 1, out uint verdict, out _);
+        Assert.Equal(forwarded, verdict);
+        // FIN_WAIT + SYN: the syn row, on the same real server (ip_vs_in reuses it with conn_reuse_mode 1).
+        _tier.TestRun(program, Tcp(41010, TcpFlags.Syn), _out, 1, out verdict, out _);
+        Assert.Equal((forwarded, RealServerMac), (verdict, EthernetFrame.ReadMac(_out)));
+        var events = new Events();
+        ring.Consume(events);
+        Assert.Equal([$"state 41010 1 {FinWait}", $"state 41010 2 {SynRecv}"], events.Seen);
     }
 
     private static byte[] Tcp(ushort clientPort, byte flags) =>
