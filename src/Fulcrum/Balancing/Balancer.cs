@@ -621,8 +621,10 @@ public sealed class Balancer : IKernelEvents
         if (!ReferenceEquals(scheduler.Bound, set.Dests))
             scheduler.Update(set);
         var picked = scheduler.Pick(svc, in packet, nowMs);
-        // Where the kernel tier's sequence continues when it takes this service's SYNs over (Director/KernelScheduling).
-        svc.LastScheduled = picked;
+        // Where the kernel tier's sequence continues when it takes this service's SYNs over (Director/KernelScheduling);
+        // a write to a shared object, so only where a kernel tier may read it.
+        if (FastPath is not null)
+            svc.LastScheduled = picked;
         return picked;
     }
 
