@@ -95,18 +95,30 @@ public sealed class MultiWorkerTests : IClassFixture<CSharpTierDirectorFixture>
     {
         int sent = 0;
         var vip = new IPEndPoint(LabAddresses.Vip, LabCluster.UdpEchoPort);
-        foreach (var client in clients)
+        // Every socket stays open until all are done: a port freed by one could be handed to the next bind, and two
+        // "flows" with one 5-tuple are one connection (a listing one short, seen once in CI).
+        var sockets = new List<Socket>();
+        try
         {
-            for (int p = 0; p < PortsPerClient; p++)
+            foreach (var client in clients)
             {
-                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                socket.Bind(new IPEndPoint(IPAddress.Parse(client), 0));
-                for (int d = 0; d < Datagrams; d++)
+                for (int p = 0; p < PortsPerClient; p++)
                 {
-                    socket.SendTo(Encoding.ASCII.GetBytes($"mc-{client}-{p}-{d}"), vip);
-                    sent++;
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                    sockets.Add(socket);
+                    socket.Bind(new IPEndPoint(IPAddress.Parse(client), 0));
+                    for (int d = 0; d < Datagrams; d++)
+                    {
+                        socket.SendTo(Encoding.ASCII.GetBytes($"mc-{client}-{p}-{d}"), vip);
+                        sent++;
+                    }
                 }
             }
+        }
+        finally
+        {
+            foreach (var s in sockets)
+                s.Dispose();
         }
 
         return sent;
