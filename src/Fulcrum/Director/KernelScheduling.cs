@@ -164,15 +164,13 @@ internal sealed partial class KernelScheduling : IDisposable
     internal static KernelSlot[] Sequence(VirtualService svc, RealServer? last = null)
     {
         string name = svc.SchedulerName;
-        if (name is not ("rr" or "wrr") || svc.Spec.Persistent)
-            return [];
         var set = svc.DestSet;
+        if (name is not ("rr" or "wrr") || svc.Spec.Persistent || !Eligible(set.Dests))
+            return [];
         long weights = 0;
         int gcd = 0, usable = 0;
         foreach (var d in set.Dests)
         {
-            if (d.IsIpv6 || d.Method != ForwardingMethod.DirectRoute || d.UpperThreshold != 0)
-                return [];
             if (d.Weight > 0)
             {
                 weights += d.Weight;
