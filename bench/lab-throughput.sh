@@ -3,9 +3,10 @@
 #   direct   client -> rs1, no director hop (the ceiling)
 #   fulcrum-D  client -> VIP through `fulcrum run --driver D` in lb1 (LVS-DR, the seed's ipvsadm commands via
 #            `fulcrum adm`), one scenario per driver in DRIVERS: afpacket = the C# tier alone; tc, xdp-generic =
-#            the kernel tier (Linux/Bpf) forwarding established flows, C# the rest. Native XDP is not measured on
-#            veth: XDP_TX there needs an XDP program on the peer and frames from local senders carry partial
-#            checksums that native XDP cannot complete (fulcrum_dr.bpf.c).
+#            the kernel tier (Linux/Bpf) forwarding established flows, C# the rest; xdp = the kernel tier in native
+#            XDP, measured on a wire made fit for it for that scenario only (LabCluster.NativeXdpWire): the switch's
+#            lb1 port runs fulcrum_peer.bpf.o (veth drops XDP_TX frames into a peer without an XDP program) and the
+#            client sends complete checksums (ethtool -K eth0 tx off; native XDP loses CHECKSUM_PARTIAL).
 #            afxdp = the C# tier on AF_XDP sockets (fulcrum_xsk redirects the claimed services, copy mode on veth).
 #   xsk-c    client -> VIP through bench/xsk-fwd/xsk_fwd in lb1: a minimal C forwarder on one AF_XDP socket with the
 #            same XDP program (fulcrum_xsk from fulcrum_dr.bpf.o), rewriting every claimed frame to rs1's MAC and
@@ -20,7 +21,7 @@
 #
 # Usage (root): bench/lab-throughput.sh   env: RUNS=3 SECONDS_PER_RUN=5 BACKENDS=3 FULCRUM_BIN=path/to/fulcrum
 #   FULCRUM_ARGS="--workers 1" adds options to `fulcrum run` (e.g. to compare worker counts)
-#   DRIVERS="afpacket tc xdp-generic afxdp" picks the data paths compared (default: all four)
+#   DRIVERS="afpacket tc xdp-generic afxdp" picks the data paths compared (default: these four; xdp adds native XDP)
 #   PEERS="xsk-c nft" picks the reference peers (default: both); XSK_MODE=native|generic the XDP mode of xsk-c
 #   (default native, what `--driver afxdp` attaches on veth)
 # BACKENDS=1 puts only rs1 behind VIP:80, so the ratio to direct measures the director hop alone
@@ -74,7 +75,18 @@ if [ ! -x "$FULCRUM_BIN" ]; then
   fulcrum_skip="no fulcrum binary at $FULCRUM_BIN (dotnet build Fulcrum.slnx -c Release, or set FULCRUM_BIN)"
 fi
 
+native_wire() { # on|off: the native-XDP wire for the fulcrum-xdp scenario (see the header)
+  if [ "$1" = on ]; then
+    ns sw ip link set dev lb1 xdpdrv obj "$(dirname "$FULCRUM_BIN")/fulcrum_peer.bpf.o" sec xdp &&
+      ns client ethtool -K eth0 tx off >/dev/null
+  else
+    ns sw ip link set dev lb1 xdpdrv off 2>/dev/null || true
+    ns client ethtool -K eth0 tx on >/dev/null 2>&1 || true
+  fi
+}
+
 fulcrum_on() { # driver
+  if [ "$1" = xdp ]; then native_wire on || { fulcrum_skip="no native-XDP wire (fulcrum_peer.bpf.o beside $FULCRUM_BIN?)"; return 1; }; fi
   # ip netns exec directly (not the ns function) so that $! is the daemon's own PID.
   # shellcheck disable=SC2086 # FULCRUM_ARGS is a list of options
   ip netns exec "$PREFIX-lb1" "$FULCRUM_BIN" run -i eth0 --control "$CONTROL" --driver "$1" ${FULCRUM_ARGS:-} >"$WORK/fulcrum.log" 2>&1 &
@@ -145,6 +157,7 @@ director_off() {
     FULCRUM_PID=""
   fi
   ns lb1 nft delete table netdev fulcrum_bench 2>/dev/null || true
+  native_wire off
 }
 
 # --- measurements ----------------------------------------------------------------------------------

@@ -76,6 +76,15 @@ public sealed class LabCluster
     /// </summary>
     public bool Ipv6 { get; init; }
 
+    /// <summary>
+    /// Makes the wire fit for a director running the kernel tier in native XDP (`--driver xdp`) on its veth, as a
+    /// real NIC's wire is: the switch's lb1 and lb2 ports run fulcrum_peer.bpf.o (veth accepts an XDP_TX frame only
+    /// into a peer that runs an XDP program; without one it drops them all), and the client sends complete TCP/UDP
+    /// checksums (`ethtool -K eth0 tx off`), because native XDP turns the skb into an xdp_frame and loses the
+    /// CHECKSUM_PARTIAL mark a local sender's frames carry between veths. Default: on when FULCRUM_DRIVER is xdp.
+    /// </summary>
+    public bool NativeXdpWire { get; init; } = LabDirector.DefaultDriver == "xdp";
+
     /// <summary>Progress lines of <see cref="Up"/> with elapsed milliseconds (for `lab up -v`), or null.</summary>
     public TextWriter? Log { get; init; }
 
@@ -471,6 +480,23 @@ public sealed class LabCluster
             ["-n", NamespaceOf("client"), "link", "add", "eth0", "address", LabAddresses.MacOf("client"), "type", "veth",
              "peer", "address", LabAddresses.MacOf("router"), "name", "eth0", "netns", NamespaceOf("router")])
             .EnsureSuccess("linking client and router");
+
+        if (NativeXdpWire)
+        {
+            var peer = Path.Combine(Path.GetDirectoryName(LabDirector.FulcrumPath) ?? ".", "fulcrum_peer.bpf.o");
+            if (!File.Exists(peer))
+            {
+                peer = Path.Combine(AppContext.BaseDirectory, "fulcrum_peer.bpf.o");
+            }
+
+            foreach (var port in (string[])["lb1", "lb2"])
+            {
+                Exec(SwitchHost, Ip, "link", "set", "dev", port, "xdpdrv", "obj", peer, "sec", "xdp")
+                    .EnsureSuccess($"attaching {peer} to the switch's {port} port (native XDP wire)");
+            }
+
+            Exec("client", "ethtool", "-K", "eth0", "tx", "off").EnsureSuccess("complete checksums from the client (native XDP wire)");
+        }
     }
 
     private void ConfigureHost(string host)

@@ -9,10 +9,14 @@ namespace Fulcrum.EndToEnd.Bpf;
 /// <summary>A lab with Fulcrum in lb1 run with a kernel-tier driver, configured with the seed's commands.</summary>
 public abstract class KernelTierFixture : IAsyncLifetime
 {
-    private readonly LabFixture _lab = new();
+    private readonly LabFixture _lab;
     private LabDirector? _director;
 
-    protected KernelTierFixture(string driver) => Driver = driver;
+    protected KernelTierFixture(string driver)
+    {
+        Driver = driver;
+        _lab = new LabFixture { NativeXdpWire = driver == "xdp" };
+    }
 
     public string Driver { get; }
 
@@ -42,6 +46,18 @@ public sealed class XdpGenericKernelTierFixture : KernelTierFixture
 {
     public XdpGenericKernelTierFixture()
         : base("xdp-generic")
+    {
+    }
+}
+
+/// <summary>
+/// Native XDP on veth (`--driver xdp`), on a wire made fit for it (<see cref="LabCluster.NativeXdpWire"/>: an XDP
+/// program on the switch's port, complete checksums from the client), as a NIC's wire is.
+/// </summary>
+public sealed class XdpNativeKernelTierFixture : KernelTierFixture
+{
+    public XdpNativeKernelTierFixture()
+        : base("xdp")
     {
     }
 }
@@ -217,6 +233,15 @@ public sealed class TcKernelTierTests : KernelTierTests, IClassFixture<TcKernelT
 public sealed class XdpGenericKernelTierTests : KernelTierTests, IClassFixture<XdpGenericKernelTierFixture>
 {
     public XdpGenericKernelTierTests(XdpGenericKernelTierFixture fixture)
+        : base(fixture)
+    {
+    }
+}
+
+[Collection("KernelTier")]
+public sealed class XdpNativeKernelTierTests : KernelTierTests, IClassFixture<XdpNativeKernelTierFixture>
+{
+    public XdpNativeKernelTierTests(XdpNativeKernelTierFixture fixture)
         : base(fixture)
     {
     }

@@ -66,11 +66,12 @@ public sealed class AfXdpTests : IClassFixture<AfXdpDirectorFixture>
         Assert.DoesNotContain(MacOf(LabAddresses.Lb1), senders);
 
         // The workers completed the local senders' partial TCP checksums (AF_XDP loses CHECKSUM_PARTIAL), else
-        // the real servers would have dropped the segments and curl would have timed out above.
+        // the real servers would have dropped the segments and curl would have timed out above. On the native-XDP
+        // wire (CI's `--driver xdp` pass) the client sends complete sums, so there is nothing to complete.
         var status = _f.Director.Status().EnsureSuccess("fulcrum status").StdOut;
         Assert.Contains("Workers: 1\n", status, StringComparison.Ordinal);
         var completed = status.Split('\n').Single(l => l.StartsWith("Checksums completed: ", StringComparison.Ordinal));
-        Assert.True(long.Parse(completed["Checksums completed: ".Length..], NumberStyles.AllowThousands, CultureInfo.InvariantCulture) >= 30, completed);
+        Assert.True(_f.Lab.NativeXdpWire || long.Parse(completed["Checksums completed: ".Length..], NumberStyles.AllowThousands, CultureInfo.InvariantCulture) >= 30, completed);
     }
 
     [Fact]

@@ -9,11 +9,14 @@ public sealed class LabFixture : IAsyncLifetime
 {
     private LabCluster? _lab;
 
+    /// <summary>Up with <see cref="LabCluster.NativeXdpWire"/> (for a director run with `--driver xdp`).</summary>
+    public bool NativeXdpWire { get; init; }
+
     public LabCluster Lab => _lab ?? throw new InvalidOperationException("the lab is not up");
 
     public Task InitializeAsync()
     {
-        _lab = LabRegistry.Up();
+        _lab = LabRegistry.Up(nativeXdpWire: NativeXdpWire);
         return Task.CompletedTask;
     }
 

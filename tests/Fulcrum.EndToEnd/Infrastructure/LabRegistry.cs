@@ -22,13 +22,15 @@ public static class LabRegistry
     }
 
     /// <summary>
-    /// Brings up a lab with a fresh "fl…" prefix (with <paramref name="ipv6"/>, IPv6 addresses too);
+    /// Brings up a lab with a fresh "fl…" prefix (with <paramref name="ipv6"/>, IPv6 addresses too; with
+    /// <paramref name="nativeXdpWire"/>, <see cref="LabCluster.NativeXdpWire"/> whatever FULCRUM_DRIVER says);
     /// <see cref="Down"/> or test host exit removes it.
     /// </summary>
-    public static LabCluster Up(bool ipv6 = false)
+    public static LabCluster Up(bool ipv6 = false, bool nativeXdpWire = false)
     {
         Root.Require();
-        var lab = ipv6 ? new LabCluster(LabCluster.WithRandomPrefix(TestPrefix).Prefix) { Ipv6 = true } : LabCluster.WithRandomPrefix(TestPrefix);
+        var prefix = LabCluster.WithRandomPrefix(TestPrefix).Prefix;
+        var lab = new LabCluster(prefix) { Ipv6 = ipv6, NativeXdpWire = nativeXdpWire || LabDirector.DefaultDriver == "xdp" };
         lock (Live)
         {
             Live.Add(lab);

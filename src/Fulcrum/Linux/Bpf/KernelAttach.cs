@@ -25,7 +25,8 @@ public static class KernelDriver
     /// beat tc on keep-alive, one connection per request and small UDP (tc pays the AF_PACKET socket filter
     /// repeating its decision for every frame, as taps run before tc ingress), and it keeps the skb, so
     /// CHECKSUM_PARTIAL survives; native XDP on veth pays an skb→xdp conversion, needs an XDP program on the
-    /// peer for XDP_TX and loses CHECKSUM_PARTIAL (local senders' frames would reach the real server with bad sums).
+    /// peer for XDP_TX and loses CHECKSUM_PARTIAL (local senders' frames would reach the real server with bad sums);
+    /// measured on a veth wire made fit for it, it was not faster than generic XDP (docs/performance.md).
     /// </summary>
     public static KernelAttach? Choose(string driver, string @interface, out string why)
     {
@@ -47,7 +48,7 @@ public static class KernelDriver
                 why = "--driver xdp-generic";
                 return KernelAttach.XdpGeneric;
             case "auto":
-                if (Directory.Exists($"/sys/class/net/{@interface}/device"))
+                if (!IsVirtual(@interface))
                 {
                     why = "auto: a physical NIC, native XDP (falls back to tc if the driver refuses)";
                     return KernelAttach.XdpNative;
@@ -59,4 +60,7 @@ public static class KernelDriver
                 throw new ArgumentException($"unknown driver '{driver}' (one of {string.Join(", ", Names)})", nameof(driver));
         }
     }
+
+    /// <summary>True for an interface with no device behind it (veth, bridge, tun): /sys/class/net/IF/device is absent.</summary>
+    public static bool IsVirtual(string @interface) => !Directory.Exists($"/sys/class/net/{@interface}/device");
 }
