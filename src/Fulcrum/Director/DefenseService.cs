@@ -45,7 +45,7 @@ internal sealed partial class DefenseService : BackgroundService
         }
     }
 
-    [LoggerMessage(EventId = 210, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 220, Level = LogLevel.Warning,
         Message = "SYN-flood defense {State}: {Available} of {Capacity} connection entries free (amemthresh {Threshold}); drop_entry={DropEntry} drop_packet={DropPacket} (1/{Rate}) secure_tcp={SecureTcp}")]
     private partial void LogDefense(string state, long available, long capacity, int threshold, int dropEntry, int dropPacket, int rate, int secureTcp);
 }

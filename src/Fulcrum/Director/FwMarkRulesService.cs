@@ -78,9 +78,9 @@ internal sealed partial class FwMarkRulesService : IHostedService, IDisposable
         return true;
     }
 
-    [LoggerMessage(EventId = 600, Level = LogLevel.Error, Message = "{Diagnostic}")]
+    [LoggerMessage(EventId = 310, Level = LogLevel.Error, Message = "{Diagnostic}")]
     private partial void LogRulesError(string diagnostic);
 
-    [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "{Count} fwmark rule(s) loaded from {Path}")]
+    [LoggerMessage(EventId = 311, Level = LogLevel.Information, Message = "{Count} fwmark rule(s) loaded from {Path}")]
     private partial void LogRulesLoaded(int count, string path);
 }

@@ -140,7 +140,7 @@ internal sealed partial class KernelTierHost : IDisposable
     [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "kernel tier on {Interface}: {Driver} ({Why})")]
     private partial void LogChoice(string @interface, string driver, string why);
 
-    [LoggerMessage(EventId = 213, Level = LogLevel.Warning, Message = "kernel tier on {Interface}: native XDP on a virtual interface: veth drops every XDP_TX frame unless its peer runs an XDP program (fulcrum_peer.bpf.o, shipped beside fulcrum), and frames from local senders arrive with partial checksums that native XDP cannot complete; generic XDP (--driver xdp-generic, auto's choice here) has neither limit")]
+    [LoggerMessage(EventId = 216, Level = LogLevel.Warning, Message = "kernel tier on {Interface}: native XDP on a virtual interface: veth drops every XDP_TX frame unless its peer runs an XDP program (fulcrum_peer.bpf.o, shipped beside fulcrum), and frames from local senders arrive with partial checksums that native XDP cannot complete; generic XDP (--driver xdp-generic, auto's choice here) has neither limit")]
     private partial void LogNativeOnVirtual(string @interface);
 
     [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "kernel tier on {Interface} unavailable, the C# tier forwards everything: {Reason}")]

@@ -179,15 +179,15 @@ public sealed partial class MetricsHttpServer : BackgroundService
         }
     }
 
-    [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "metrics on http://{Endpoint}/metrics")]
+    [LoggerMessage(EventId = 800, Level = LogLevel.Information, Message = "metrics on http://{Endpoint}/metrics")]
     private partial void LogListening(string endpoint);
 
-    [LoggerMessage(EventId = 701, Level = LogLevel.Error, Message = "metrics endpoint {Endpoint} not available: {Reason}; the director runs without it")]
+    [LoggerMessage(EventId = 801, Level = LogLevel.Error, Message = "metrics endpoint {Endpoint} not available: {Reason}; the director runs without it")]
     private partial void LogBindFailed(string endpoint, string reason);
 
-    [LoggerMessage(EventId = 702, Level = LogLevel.Error, Message = "metrics source {Source} failed; left out of this scrape")]
+    [LoggerMessage(EventId = 802, Level = LogLevel.Error, Message = "metrics source {Source} failed; left out of this scrape")]
     private partial void LogSourceFailed(Exception exception, string source);
 
-    [LoggerMessage(EventId = 703, Level = LogLevel.Debug, Message = "metrics client failed: {Reason}")]
+    [LoggerMessage(EventId = 803, Level = LogLevel.Debug, Message = "metrics client failed: {Reason}")]
     private partial void LogClientFailed(string reason);
 }
