@@ -205,6 +205,7 @@ public sealed class Balancer : IKernelEvents
         // ip_vs_bind_dest and ip_vs_conn_stats.
         ref var dc = ref picked.Counters.Slot(Index);
         dc.InactiveConns++;
+        ShareConns(picked, 0, 1);
         dc.Conns++;
         svc.Counters.Slot(Index).Conns++;
         if (picked.UpperThreshold != 0)
@@ -357,11 +358,13 @@ public sealed class Balancer : IKernelEvents
         if (tcp && TcpStateMachine.IsActive(state))
         {
             dc.ActiveConns++;
+            ShareConns(dest, 1, 0);
         }
         else
         {
             n.Flags |= ConnectionFlags.Inactive;
             dc.InactiveConns++;
+            ShareConns(dest, 0, 1);
         }
         if (dest.UpperThreshold != 0)
             dest.CheckOverloadAfterBind();
@@ -437,7 +440,7 @@ public sealed class Balancer : IKernelEvents
         {
             Unload(index, snapshot, nowMs);
         }
-        else if (FastPath!.Install(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.Dest!.Mac, tcp ? c.State : IpvsTcpState.None))
+        else if (FastPath!.Install(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.Dest!.Mac, tcp ? c.State : IpvsTcpState.None, c.Dest.KernelId))
         {
             // A fresh entry (over a marker, if there was one): its counts start at 0.
             c.Flags = (c.Flags | ConnectionFlags.InKernel) & ~ConnectionFlags.KernelMarker;
@@ -526,11 +529,14 @@ public sealed class Balancer : IKernelEvents
             }
             else
             {
+                // The connection is counted here already: take back the program's count of its new entry, then hold
+                // the connection as it is (its own dest and state).
+                if (FastPath!.Remove(protocol, client, clientPort, vip, vport, out var k))
+                    UnshareEntry(k);
                 SetTcpState(ref old, TcpStateMachine.Syn, snapshot, nowMs);
                 if (!ReferenceEquals(old.Dest, dest))
                     Volatile.Write(ref _kernelScheduleRefused, _kernelScheduleRefused + 1); // the SYN itself already went to the kernel's pick
-                if (!ReferenceEquals(old.Dest, dest) || old.State != IpvsTcpState.SynRecv)
-                    FastPath!.Install(protocol, client, clientPort, vip, vport, old.Dest!.Mac, old.State);
+                FastPath.Install(protocol, client, clientPort, vip, vport, old.Dest!.Mac, old.State, old.Dest.KernelId);
 
                 old.Flags = (old.Flags | ConnectionFlags.InKernel) & ~ConnectionFlags.KernelMarker;
                 old.KernelPackets = 0;
@@ -541,7 +547,8 @@ public sealed class Balancer : IKernelEvents
 
         if (svc is null || dest is null || _conns.IsFull)
         {
-            FastPath!.Remove(protocol, client, clientPort, vip, vport, out _);
+            if (FastPath!.Remove(protocol, client, clientPort, vip, vport, out var refused))
+                UnshareEntry(refused);
             Volatile.Write(ref _kernelScheduleRefused, _kernelScheduleRefused + 1);
             return;
         }
@@ -557,7 +564,8 @@ public sealed class Balancer : IKernelEvents
         dc.InactiveConns++;
         dc.Conns++;
         svc.Counters.Slot(Index).Conns++;
-        SetTcpState(ref n, TcpStateMachine.Syn, snapshot, nowMs);
+        // The program counted the connection in its real server's shared counts when it scheduled it: not again.
+        SetTcpState(ref n, TcpStateMachine.Syn, snapshot, nowMs, share: false);
         n.ExpiresMs = nowMs - Math.Max(0, idleMs) + snapshot.TcpTimeoutMs(n.State);
         Volatile.Write(ref _kernelScheduled, _kernelScheduled + 1);
     }
@@ -603,8 +611,9 @@ public sealed class Balancer : IKernelEvents
 
         bool tcp = c.Protocol == (byte)IpProtocol.Tcp;
         bool moved = tcp && k.State != c.State && (int)k.State < TcpStateMachine.StateCount;
+        // The program moved the shared counts when it moved the state: only this worker's own counts follow here.
         if (moved)
-            MoveTo(ref c, k.State);
+            MoveTo(ref c, k.State, share: false);
         long timeout = tcp ? snapshot.TcpTimeoutMs(c.State) : snapshot.UdpTimeoutMs;
         long expires = nowMs - Math.Max(0, k.IdleMs) + timeout;
         // A new state's timer runs from the segment that moved it (the last one, at the latest).
@@ -877,16 +886,20 @@ public sealed class Balancer : IKernelEvents
     }
 
     /// <summary>set_tcp_state: next state from the client's flags, ActiveConn/InActConn moves, new timeout.</summary>
-    private void SetTcpState(ref Connection c, byte flags, ServiceSnapshot snapshot, long nowMs)
+    private void SetTcpState(ref Connection c, byte flags, ServiceSnapshot snapshot, long nowMs, bool share = true)
     {
         var next = TcpStateMachine.Next(c.State, flags, (c.Flags & ConnectionFlags.NoOutput) != 0, _defense.SecureTcpActive);
         if (next != c.State)
-            MoveTo(ref c, next);
+            MoveTo(ref c, next, share);
         c.ExpiresMs = nowMs + snapshot.TcpTimeoutMs(next);
     }
 
-    /// <summary>set_tcp_state's bookkeeping: moves the connection to <paramref name="next"/>, between ActiveConn and InActConn as needed.</summary>
-    private void MoveTo(ref Connection c, IpvsTcpState next)
+    /// <summary>
+    /// set_tcp_state's bookkeeping: moves the connection to <paramref name="next"/>, between ActiveConn and InActConn as
+    /// needed, in this worker's counts and, unless the kernel tier made the move itself (<paramref name="share"/> false),
+    /// in the shared ones.
+    /// </summary>
+    private void MoveTo(ref Connection c, IpvsTcpState next, bool share = true)
     {
         ref var dc = ref c.Dest!.Counters.Slot(Index);
         bool inactive = (c.Flags & ConnectionFlags.Inactive) != 0;
@@ -896,15 +909,34 @@ public sealed class Balancer : IKernelEvents
             dc.ActiveConns--;
             dc.InactiveConns++;
             c.Flags |= ConnectionFlags.Inactive;
+            if (share)
+                ShareConns(c.Dest, -1, 1);
         }
         else if (inactive && active)
         {
             dc.ActiveConns++;
             dc.InactiveConns--;
             c.Flags &= ~ConnectionFlags.Inactive;
+            if (share)
+                ShareConns(c.Dest, 1, -1);
         }
 
         c.State = next;
+    }
+
+    /// <summary>
+    /// An ActiveConn/InActConn move this worker made itself, passed on to the kernel tier's shared counts (fulcrum_dest_conns),
+    /// which its least-connection picks read; the kernel's own moves reach them from the program. Per connection event, not per packet.
+    /// </summary>
+    private void ShareConns(RealServer dest, int active, int inactive) => FastPath?.MoveConns(dest.KernelId, active, inactive);
+
+    /// <summary>Takes a kernel entry's connection out of the shared counts (an entry the program scheduled that this table did not take).</summary>
+    private void UnshareEntry(in KernelFlowCounters entry)
+    {
+        if (entry.State == IpvsTcpState.None)
+            return; // a UDP entry: the program counts none
+        bool active = TcpStateMachine.IsActive(entry.State);
+        FastPath!.MoveConns(entry.DestId, active ? -1 : 0, active ? 0 : -1);
     }
 
     /// <summary>ip_vs_in_stats: only while the dest is still linked to its service (IP_VS_DEST_F_AVAILABLE).</summary>
@@ -929,11 +961,19 @@ public sealed class Balancer : IKernelEvents
         var dest = c.Dest!;
         ref var dc = ref dest.Counters.Slot(Index);
         if ((c.Flags & ConnectionFlags.Template) != 0)
+        {
             dc.PersistentConns--;
+        }
         else if ((c.Flags & ConnectionFlags.Inactive) != 0)
+        {
             dc.InactiveConns--;
+            ShareConns(dest, 0, -1);
+        }
         else
+        {
             dc.ActiveConns--;
+            ShareConns(dest, -1, 0);
+        }
         if (c.Control >= 0)
             _conns.At(c.Control).Controlled--; // ip_vs_control_del
         if (dest.IsOverloaded)

@@ -3,9 +3,10 @@ namespace Fulcrum.Balancing;
 /// <summary>
 /// What the kernel tier forwarded for one connection since it was installed: packets, bytes (IP length,
 /// as ip_vs_in_stats counts), how long ago its last packet passed (-1 when none did) and, for TCP, the IPVS
-/// state its forwarded segments moved it to.
+/// state its forwarded segments moved it to; <see cref="DestId"/> is the real server whose counts its entry moves
+/// (<see cref="RealServer.KernelId"/>; 0 when not read from an entry).
 /// </summary>
-public readonly record struct KernelFlowCounters(long Packets, long Bytes, long IdleMs, IpvsTcpState State = IpvsTcpState.None);
+public readonly record struct KernelFlowCounters(long Packets, long Bytes, long IdleMs, IpvsTcpState State = IpvsTcpState.None, uint DestId = 0);
 
 /// <summary>
 /// A kernel fast path that forwards established connections without the C# data plane (design.md, "Tiers,
@@ -20,7 +21,14 @@ public interface IKernelFastPath
     /// Forwards the connection's packets to <paramref name="destMac"/> from now on, a TCP one from <paramref name="state"/>
     /// (the kernel moves it along the INPUT-ONLY ack and fin rows); false when the kernel refused.
     /// </summary>
-    bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state);
+    bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state, uint destId);
+
+    /// <summary>
+    /// Adds <paramref name="active"/> and <paramref name="inactive"/> to real server <paramref name="destId"/>'s counts the
+    /// kernel's least-connection picks read (fulcrum_dest_conns): every ActiveConn/InActConn move this tier makes itself.
+    /// A fold of a move the kernel made (it counted it already) is not passed on.
+    /// </summary>
+    void MoveConns(uint destId, int active, int inactive);
 
     /// <summary>What the kernel forwarded for the connection since <see cref="Install"/>; false when it holds no entry.</summary>
     bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters);

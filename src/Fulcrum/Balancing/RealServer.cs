@@ -44,6 +44,28 @@ public sealed class RealServer
             HashAddress = Packets.ParsedPacket.Fold(Address6);
         }
         Counters = new CounterSet(workerCount);
+        KernelId = NextKernelId();
+    }
+
+    /// <summary>
+    /// This real server's index in the kernel tier's shared ActiveConn/InActConn counts (fulcrum_dest_conns, read by
+    /// the program's least-connection picks): 1..2^20-1, unique among the real servers created since start, then
+    /// reused in turn (a million creations later; a dest still draining connections by then would share counts).
+    /// </summary>
+    public uint KernelId { get; }
+
+    private static int s_lastKernelId;
+
+    private static uint NextKernelId()
+    {
+        const int Max = (1 << 20) - 1; // KernelTier.DestsMax - 1
+        int id;
+        do
+        {
+            id = Interlocked.Increment(ref s_lastKernelId) & Max;
+        }
+        while (id == 0);
+        return (uint)id;
     }
 
     /// <summary>The service this dest belongs (or belonged, once deleted) to.</summary>

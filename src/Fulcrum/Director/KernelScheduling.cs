@@ -8,14 +8,22 @@ using Microsoft.Extensions.Logging;
 namespace Fulcrum.Director;
 
 /// <summary>
-/// Lets the kernel tier schedule the SYNs of the virtual services where its decision is exactly the C# one: rr
-/// and wrr, whose picks depend only on the dest list, the weights and a cursor (ip_vs_rr.c, ip_vs_wrr.c), never on
-/// connection counts or the packet. For such a service the sequence the scheduler walks (one pick per dest for rr,
-/// a whole weighted cycle for wrr) is published as the program's slot table, and one cursor shared by all CPUs
-/// walks it, as the kernel's scheduler state is shared under its lock. Republished whenever the table changes and
-/// every second (a dest's MAC resolved, the SYN-flood defense switched). Not published, so C# schedules as
-/// before: persistence (templates), fwmark services, thresholds (overload depends on counts), NAT/TUN dests, IPv6,
-/// unresolved MACs, and every service while drop_entry or secure_tcp is active.
+/// Lets the kernel tier schedule the SYNs of the virtual services where its decision is the C# one:
+/// <list type="bullet">
+/// <item>rr and wrr, whose picks depend only on the dest list, the weights and a cursor (ip_vs_rr.c, ip_vs_wrr.c): the
+/// sequence the scheduler walks (one pick per dest for rr, a whole weighted cycle for wrr) is published as the
+/// program's slot table, and one cursor shared by all CPUs walks it, as the kernel's scheduler state is shared under
+/// its lock;</item>
+/// <item>sh: its 256 buckets;</item>
+/// <item>lc, wlc (ipvsadm's default), sed and nq: the dest list with weights; the program runs the scheduler's loop over
+/// the real servers' ActiveConn/InActConn, which it and every worker keep in one shared array (fulcrum_dest_conns,
+/// <see cref="RealServer.KernelId"/>), as ip_vs_dest keeps them in atomics.</item>
+/// </list>
+/// Republished whenever the table changes and every second (a dest's MAC resolved, the SYN-flood defense switched).
+/// Not published, so C# schedules as before: persistence (templates), fwmark services, thresholds (overload depends
+/// on counts), NAT/TUN dests, IPv6, unresolved MACs, least-connection services of more than
+/// <see cref="KernelTier.LeastMax"/> real servers, the other schedulers, and every service while drop_entry or
+/// secure_tcp is active.
 /// </summary>
 internal sealed partial class KernelScheduling : IDisposable
 {
@@ -114,10 +122,39 @@ internal sealed partial class KernelScheduling : IDisposable
     }
 
     /// <summary>The table the program may schedule the service from, and how it picks a slot; no slots when it may not.</summary>
-    internal static (KernelSlot[] Slots, KernelPick Pick) Table(VirtualService svc, RealServer? last = null) =>
-        svc.SchedulerName == "sh"
-            ? (SourceBuckets(svc), (svc.Spec.Flags & SchedulerFlags.Flag2) != 0 ? KernelPick.SourceAndPortHash : KernelPick.SourceHash)
-            : (Sequence(svc, last), KernelPick.Cursor);
+    internal static (KernelSlot[] Slots, KernelPick Pick) Table(VirtualService svc, RealServer? last = null) => svc.SchedulerName switch
+    {
+        "sh" => (SourceBuckets(svc), (svc.Spec.Flags & SchedulerFlags.Flag2) != 0 ? KernelPick.SourceAndPortHash : KernelPick.SourceHash),
+        "lc" => (Dests(svc), KernelPick.LeastConnection),
+        "wlc" => (Dests(svc), KernelPick.WeightedLeastConnection),
+        "sed" => (Dests(svc), KernelPick.ShortestExpectedDelay),
+        "nq" => (Dests(svc), KernelPick.NeverQueue),
+        _ => (Sequence(svc, last), KernelPick.Cursor),
+    };
+
+    /// <summary>
+    /// The least-connection family's table: every dest in the scheduler's list order with its weight and shared-count
+    /// id. All must be usable by the program (MAC known) except those of weight 0, which it skips as the scheduler
+    /// does; none at all when a dest could win whose frames the program cannot send.
+    /// </summary>
+    internal static KernelSlot[] Dests(VirtualService svc)
+    {
+        var dests = svc.DestSet.Dests;
+        if (svc.Spec.Persistent || dests.Length > KernelTier.LeastMax || !Eligible(dests))
+            return [];
+        var slots = new KernelSlot[dests.Length];
+        bool any = false;
+        for (int i = 0; i < dests.Length; i++)
+        {
+            var d = dests[i];
+            if (d.Weight > 0 && d.Mac == 0)
+                return [];
+            slots[i] = new KernelSlot(d.Mac, d.Address4, d.Port, d.KernelId, d.Weight);
+            any |= d.Weight > 0;
+        }
+
+        return any ? slots : [];
+    }
 
     /// <summary>
     /// sh's 256 buckets as slots (the table ip_vs_sh_reassign builds, which the C# scheduler indexes too); a bucket
@@ -137,7 +174,7 @@ internal sealed partial class KernelScheduling : IDisposable
             if (d is null)
                 continue;
             bool usable = d.Weight > 0 && !d.IsOverloaded && d.Mac != 0;
-            slots[i] = new KernelSlot(usable ? d.Mac : 0, d.Address4, d.Port);
+            slots[i] = new KernelSlot(usable ? d.Mac : 0, d.Address4, d.Port, d.KernelId);
             any |= usable;
         }
 
@@ -196,7 +233,7 @@ internal sealed partial class KernelScheduling : IDisposable
             var d = scheduler.Pick(svc, in packet, 0);
             if (d is null || d.Mac == 0)
                 return [];
-            slots[i] = new KernelSlot(d.Mac, d.Address4, d.Port);
+            slots[i] = new KernelSlot(d.Mac, d.Address4, d.Port, d.KernelId);
         }
 
         return slots;

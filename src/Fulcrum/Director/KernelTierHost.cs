@@ -180,20 +180,22 @@ internal sealed partial class KernelTierHost : IDisposable
         public void OnScheduled(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, uint destAddr, ushort destPort, long idleMs) =>
             _sink?.Scheduled(protocol, client, clientPort, vip, vport, destAddr, destPort, idleMs);
 
-        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state) =>
-            _tier.Install(protocol, client, clientPort, vip, vport, destMac, (byte)state);
+        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state, uint destId) =>
+            _tier.Install(protocol, client, clientPort, vip, vport, destMac, (byte)state, destId);
+
+        public void MoveConns(uint destId, int active, int inactive) => _tier.MoveConns(destId, active, inactive);
 
         public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
         {
-            bool found = _tier.TryRead(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle, out byte state);
-            counters = new KernelFlowCounters(p, b, idle, (IpvsTcpState)state);
+            bool found = _tier.TryRead(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle, out byte state, out uint destId);
+            counters = new KernelFlowCounters(p, b, idle, (IpvsTcpState)state, destId);
             return found;
         }
 
         public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
         {
-            bool found = _tier.Remove(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle, out byte state);
-            counters = new KernelFlowCounters(p, b, idle, (IpvsTcpState)state);
+            bool found = _tier.Remove(protocol, client, clientPort, vip, vport, out long p, out long b, out long idle, out byte state, out uint destId);
+            counters = new KernelFlowCounters(p, b, idle, (IpvsTcpState)state, destId);
             return found;
         }
     }

@@ -71,7 +71,7 @@ public sealed class KernelProgramTests : IDisposable
         Assert.Equal(RealServerMac, EthernetFrame.ReadMac(_out));
         Assert.Equal(DirectorMac, EthernetFrame.ReadMac(_out.AsSpan(6)));
         Assert.True(frame.AsSpan(12).SequenceEqual(_out.AsSpan(12, n - 12)));
-        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40000, Vip, 53, out long packets, out long bytes, out _, out _));
+        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40000, Vip, 53, out long packets, out long bytes, out _, out _, out _));
         Assert.Equal(1, packets);
         Assert.Equal(frame.Length - EthernetFrame.HeaderLength, bytes);
     }
@@ -88,13 +88,13 @@ public sealed class KernelProgramTests : IDisposable
         _tier.TestRun(program, Tcp(40001, TcpFlags.Ack), _out, 1, out uint verdict, out _);
         Assert.Equal(forwarded, verdict);
         Assert.Equal(RealServerMac, EthernetFrame.ReadMac(_out));
-        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40001, Vip, 80, out long packets, out _, out _, out byte state));
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40001, Vip, 80, out long packets, out _, out _, out byte state, out _));
         Assert.Equal((1, Established), (packets, state));
 
         // A segment with neither ACK nor FIN (tcp_state_idx -1) moves nothing.
         _tier.TestRun(program, Tcp(40001, TcpFlags.Psh), _out, 1, out verdict, out _);
         Assert.Equal(forwarded, verdict);
-        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40001, Vip, 80, out packets, out _, out _, out state));
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40001, Vip, 80, out packets, out _, out _, out state, out _));
         Assert.Equal((2, Established), (packets, state));
     }
 
@@ -108,13 +108,13 @@ public sealed class KernelProgramTests : IDisposable
         Assert.True(_tier.Install(IpProtocols.Tcp, Client, 40006, Vip, 80, RealServerMac, from));
         _tier.TestRun(program, Tcp(40006, TcpFlags.Fin | TcpFlags.Ack), _out, 1, out uint verdict, out _);
         Assert.Equal(forwarded, verdict);
-        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40006, Vip, 80, out long packets, out _, out _, out byte state));
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40006, Vip, 80, out long packets, out _, out _, out byte state, out _));
         Assert.Equal((1, to), (packets, state));
 
         // The entry is a marker now: the connection's next segments go up to C#, untouched.
         _tier.TestRun(program, Tcp(40006, TcpFlags.Ack), _out, 1, out verdict, out _);
         Assert.NotEqual(forwarded, verdict);
-        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40006, Vip, 80, out packets, out _, out _, out state));
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40006, Vip, 80, out packets, out _, out _, out state, out _));
         Assert.Equal((1, to), (packets, state));
     }
 
@@ -132,7 +132,7 @@ public sealed class KernelProgramTests : IDisposable
         int n = _tier.TestRun(program, frame, _out, 1, out uint verdict, out _);
         Assert.Equal(up, verdict);
         Assert.True(frame.AsSpan().SequenceEqual(_out.AsSpan(0, n)));
-        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40002, Vip, 80, out long packets, out _, out _, out byte state));
+        Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, 40002, Vip, 80, out long packets, out _, out _, out byte state, out _));
         Assert.Equal((0, Established), (packets, state));
     }
 
@@ -158,7 +158,7 @@ public sealed class KernelProgramTests : IDisposable
             Assert.True(frame.AsSpan().SequenceEqual(_out.AsSpan(0, n)));
         }
 
-        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40003, Vip, 53, out long packets, out _, out _, out _));
+        Assert.True(_tier.TryRead(IpProtocols.Udp, Client, 40003, Vip, 53, out long packets, out _, out _, out _, out _));
         Assert.Equal(0, packets);
     }
 
@@ -170,7 +170,7 @@ public sealed class KernelProgramTests : IDisposable
         _tier.TestRun("fulcrum_tc", frame, _out, repeat: 1, out _, out _);
         _tier.TestRun("fulcrum_tc", frame, _out, repeat: 1, out _, out _);
 
-        Assert.True(_tier.Remove(IpProtocols.Udp, Client, 40005, Vip, 53, out long packets, out _, out _, out _));
+        Assert.True(_tier.Remove(IpProtocols.Udp, Client, 40005, Vip, 53, out long packets, out _, out _, out _, out _));
         Assert.Equal(2, packets);
         _tier.TestRun("fulcrum_tc", frame, _out, 1, out uint verdict, out _);
         Assert.Equal(TcActOk, verdict);
@@ -207,7 +207,7 @@ public sealed class KernelProgramTests : IDisposable
             _tier.TestRun(program, Tcp(port, TcpFlags.Syn), _out, 1, out uint verdict, out _);
             Assert.Equal(forwarded, verdict);
             macs.Add(EthernetFrame.ReadMac(_out));
-            Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, port, Vip, 80, out long packets, out _, out _, out byte state));
+            Assert.True(_tier.TryRead(IpProtocols.Tcp, Client, port, Vip, 80, out long packets, out _, out _, out byte state, out _));
             Assert.Equal((1, SynRecv), (packets, state));
         }
 
@@ -286,6 +286,64 @@ public sealed class KernelProgramTests : IDisposable
         var events = new Events();
         ring.Consume(events);
         Assert.Equal([$"state 41010 1 {FinWait}", $"state 41010 2 {SynRecv}"], events.Seen);
+    }
+
+    private static readonly ulong Rs3Mac = FrameBuilder.Mac("02:00:c6:33:64:04");
+    private static readonly uint Rs3 = FrameBuilder.Ip("198.51.100.4");
+
+    [Theory]
+    [InlineData("fulcrum_tc", TcActRedirect, KernelPick.WeightedLeastConnection, 3)] // 512/1, 768/2, 261/1
+    [InlineData("fulcrum_xdp", XdpTx, KernelPick.WeightedLeastConnection, 3)]
+    [InlineData("fulcrum_tc", TcActRedirect, KernelPick.LeastConnection, 3)]         // 512, 768, 261
+    [InlineData("fulcrum_tc", TcActRedirect, KernelPick.ShortestExpectedDelay, 2)]   // 3/1, 4/2, 2/1: the tie to the earlier
+    [InlineData("fulcrum_xdp", XdpTx, KernelPick.NeverQueue, 2)]                     // nobody idle: as sed
+    public void PublishedLeastConnection_PicksFromTheSharedCounts_AndMovesThem(string program, uint forwarded, KernelPick pick, int expected)
+    {
+        var ring = EventRing();
+        const uint Id1 = 1001, Id2 = 1002, Id3 = 1003;
+        // ActiveConn/InActConn as the workers and the program left them: rs1 2/0, rs2 3/0, rs3 1/5.
+        _tier.MoveConns(Id1, 2, 0);
+        _tier.MoveConns(Id2, 3, 0);
+        _tier.MoveConns(Id3, 1, 5);
+        _tier.PublishSchedule(Vip, 80,
+            [new KernelSlot(RealServerMac, Rs1, 80, Id1, 1), new KernelSlot(Rs2Mac, Rs2, 80, Id2, 2), new KernelSlot(Rs3Mac, Rs3, 80, Id3, 1)], pick);
+        ulong[] macs = [RealServerMac, Rs2Mac, Rs3Mac];
+        uint[] ids = [Id1, Id2, Id3];
+        var before = _tier.ReadConns(ids[expected - 1]);
+
+        _tier.TestRun(program, Tcp(43000, TcpFlags.Syn), _out, 1, out uint verdict, out _);
+        Assert.Equal((forwarded, macs[expected - 1]), (verdict, EthernetFrame.ReadMac(_out)));
+        // Scheduled: one more active connection on the real server picked (SYN_RECV is active), told to the worker.
+        Assert.Equal((before.Active + 1, before.Inactive), _tier.ReadConns(ids[expected - 1]));
+        var events = new Events();
+        Assert.Equal(1, ring.Consume(events));
+
+        // Its FIN in SYN_RECV (the fin row: TIME_WAIT) moves it to InActConn, in the program.
+        _tier.TestRun(program, Tcp(43000, TcpFlags.Fin | TcpFlags.Ack), _out, 1, out verdict, out _);
+        Assert.Equal(forwarded, verdict);
+        Assert.Equal((before.Active, before.Inactive + 1), _tier.ReadConns(ids[expected - 1]));
+
+        if (pick == KernelPick.NeverQueue)
+        {
+            // An idle real server takes the next SYN at once, whatever its weight.
+            _tier.MoveConns(Id3, -1, 0);
+            _tier.TestRun(program, Tcp(43001, TcpFlags.Syn), _out, 1, out verdict, out _);
+            Assert.Equal((forwarded, Rs3Mac), (verdict, EthernetFrame.ReadMac(_out)));
+        }
+    }
+
+    [Fact]
+    public void PublishedLeastConnection_WeightZeroNeverPicked_NoUsableOneGoesUp()
+    {
+        EventRing();
+        _tier.MoveConns(2001, 9, 0);
+        _tier.PublishSchedule(Vip, 80, [new KernelSlot(RealServerMac, Rs1, 80, 2000, 0), new KernelSlot(Rs2Mac, Rs2, 80, 2001, 1)], KernelPick.WeightedLeastConnection);
+        _tier.TestRun("fulcrum_xdp", Tcp(43010, TcpFlags.Syn), _out, 1, out uint verdict, out _);
+        Assert.Equal((XdpTx, Rs2Mac), (verdict, EthernetFrame.ReadMac(_out)));
+
+        _tier.PublishSchedule(Vip, 80, [new KernelSlot(RealServerMac, Rs1, 80, 2000, 0)], KernelPick.WeightedLeastConnection);
+        _tier.TestRun("fulcrum_xdp", Tcp(43011, TcpFlags.Syn), _out, 1, out verdict, out _);
+        Assert.Equal(XdpPass, verdict);
     }
 
     private static byte[] Tcp(ushort clientPort, byte flags) =>

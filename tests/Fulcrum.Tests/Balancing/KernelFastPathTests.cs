@@ -17,11 +17,22 @@ public class KernelFastPathTests
         public int Installs;
         public int Removes;
 
-        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state)
+        /// <summary>The entries' real server ids, and fulcrum_dest_conns: every real server's ActiveConn/InActConn as shared with the program.</summary>
+        public readonly Dictionary<(byte, uint, ushort, uint, ushort), uint> DestIds = [];
+        public readonly Dictionary<uint, (int Active, int Inactive)> Shared = [];
+
+        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state, uint destId)
         {
             Installs++;
             Entries[(protocol, client, clientPort, vip, vport)] = (destMac, 0, 0, -1, state);
+            DestIds[(protocol, client, clientPort, vip, vport)] = destId;
             return true;
+        }
+
+        public void MoveConns(uint destId, int active, int inactive)
+        {
+            var c = Shared.GetValueOrDefault(destId);
+            Shared[destId] = (c.Active + active, c.Inactive + inactive);
         }
 
         public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
@@ -64,6 +75,15 @@ public class KernelFastPathTests
             Events.Enqueue((key, new KernelFlowCounters(e.Packets, e.Bytes, e.IdleMs, e.State)));
         }
 
+        /// <summary>What the program does when it schedules a SYN itself: an entry in SYN_RECV, one more active connection.</summary>
+        public void Schedule(ushort clientPort, ulong mac, uint destId)
+        {
+            var key = ((byte)6, U32(Client), clientPort, U32(Vip), (ushort)80);
+            Entries[key] = (mac, 1, 60, 0, IpvsTcpState.SynRecv);
+            DestIds[key] = destId;
+            MoveConns(destId, 1, 0);
+        }
+
         /// <summary>What the BPF program does per forwarded packet (TCP: an ACK, or a FIN with <paramref name="fin"/>).</summary>
         public void Forward(byte protocol, ushort clientPort, ushort vport, int ipLength, int count, bool fin = false)
         {
@@ -71,6 +91,10 @@ public class KernelFastPathTests
             var e = Entries[key];
             var state = protocol == 6 ? TcpStateMachine.Next(e.State, fin ? (byte)(TcpStateMachine.Fin | TcpStateMachine.Ack) : TcpStateMachine.Ack, inputOnly: true) : e.State;
             Entries[key] = (e.Mac, e.Packets + count, e.Bytes + ((long)ipLength * count), 0, state);
+            // fulcrum_account: a state change across ActiveConn/InActConn moves the shared counts.
+            bool was = TcpStateMachine.IsActive(e.State), @is = TcpStateMachine.IsActive(state);
+            if (protocol == 6 && was != @is)
+                MoveConns(DestIds[key], @is ? 1 : -1, @is ? -1 : 1);
         }
     }
 
@@ -282,6 +306,59 @@ public class KernelFastPathTests
         _time.Advance(TimeSpan.FromSeconds(121));
         w.Expire(t.NowMs, 1024);
         Assert.Empty(map.Entries);
+    }
+
+    [Fact]
+    public void SharedCounts_FollowEveryMoveOfEitherTier_ExactlyOnce()
+    {
+        var t = new IpvsTable(_time, 1, 1024);
+        Assert.Equal(IpvsErrno.Ok, t.AddService(new ServiceSpec(Tcp80, "wlc")));
+        Assert.Equal(IpvsErrno.Ok, t.AddDest(Tcp80, new DestSpec(Rs1, 80, ForwardingMethod.DirectRoute, 1)));
+        var w = t.CreateWorker(0);
+        var map = new FakeMap();
+        w.FastPath = map;
+        var rs1 = t.Snapshot.Services.Single().DestArray.Single();
+        rs1.Mac = Rs1Mac;
+        void SharedEqualsTheTable(string when)
+        {
+            var d = t.Dest(Tcp80, Rs1);
+            Assert.True(((int)d.ActiveConns, (int)d.InactiveConns) == map.Shared.GetValueOrDefault(rs1.KernelId),
+                $"{when}: table {d.ActiveConns}/{d.InactiveConns}, shared {map.Shared.GetValueOrDefault(rs1.KernelId)}");
+        }
+
+        // C# schedules a SYN and holds it in the kernel from SYN_RECV (active); the kernel's ACK keeps it active.
+        w.Open(t, 40020);
+        SharedEqualsTheTable("C# SYN");
+        map.Forward(6, 40020, 80, 52, 1);
+        w.Expire(t.NowMs, 1024);
+        SharedEqualsTheTable("ACK in the kernel, folded");
+
+        // The kernel's FIN moves it to InActConn there; the fold here must not move the shared counts again.
+        map.Forward(6, 40020, 80, 52, 1, fin: true);
+        map.Tell(40020);
+        w.DrainKernel(t.NowMs);
+        Assert.Equal("FIN_WAIT", State(t, 40020));
+        SharedEqualsTheTable("FIN in the kernel, handed back");
+
+        // A RST that comes up: C# moves it itself.
+        w.Open(t, 40021);
+        w.Send(t, Tcp(40021, Rst), out _, out _);
+        SharedEqualsTheTable("RST in C#");
+
+        // The kernel schedules a SYN (and counted it); the worker adds it without counting it again.
+        map.Schedule(40022, Rs1Mac, rs1.KernelId);
+        ((IKernelEvents)w).Scheduled(6, U32(Client), 40022, U32(Vip), 80, U32(Rs1), 80, 0);
+        Assert.Equal("SYN_RECV", State(t, 40022));
+        SharedEqualsTheTable("SYN scheduled in the kernel");
+
+        // Everything expires (the kernel saw nothing more of 40022 either): nothing is left anywhere.
+        _time.Advance(TimeSpan.FromSeconds(121));
+        var held = ((byte)6, U32(Client), (ushort)40022, U32(Vip), (ushort)80);
+        map.Entries[held] = map.Entries[held] with { IdleMs = 121_000 };
+        w.Expire(t.NowMs, 1024);
+        Assert.Empty(t.GetConnections());
+        SharedEqualsTheTable("all expired");
+        Assert.Equal((0, 0), map.Shared[rs1.KernelId]);
     }
 
     [Fact]

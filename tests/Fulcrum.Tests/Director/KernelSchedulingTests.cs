@@ -70,12 +70,61 @@ public class KernelSchedulingTests
     }
 
     [Theory]
-    [InlineData("wlc")]
-    [InlineData("lc")]
     [InlineData("mh")]
     [InlineData("dh")]
-    public void SchedulersThatReadCountsOrHashOtherwise_StayWithCSharp(string scheduler) =>
+    [InlineData("lblc")]
+    [InlineData("lblcr")]
+    [InlineData("fo")]
+    [InlineData("ovf")]
+    [InlineData("twos")]
+    public void SchedulersThatHashOtherwiseOrKeepTheirOwnState_StayWithCSharp(string scheduler) =>
         Assert.Empty(KernelScheduling.Table(Service(scheduler, [(Rs1, 1), (Rs2, 1)])).Slots);
+
+    [Theory]
+    [InlineData("lc", KernelPick.LeastConnection)]
+    [InlineData("wlc", KernelPick.WeightedLeastConnection)]
+    [InlineData("sed", KernelPick.ShortestExpectedDelay)]
+    [InlineData("nq", KernelPick.NeverQueue)]
+    public void LeastConnectionFamily_EveryDestInListOrder_WithWeightAndSharedCountId(string scheduler, KernelPick expected)
+    {
+        var svc = Service(scheduler, [(Rs1, 3), (Rs2, 0), (Rs3, 1)]);
+        var (slots, pick) = KernelScheduling.Table(svc);
+        Assert.Equal(expected, pick);
+        // The scheduler's own list (the kernel links a new dest at the head), weight 0 included: the program skips it.
+        Assert.Equal(svc.DestSet.Dests.Select(d => d.Address4), slots.Select(s => s.Address));
+        Assert.Equal(svc.DestSet.Dests.Select(d => d.Weight), slots.Select(s => s.Weight));
+        Assert.Equal(svc.DestSet.Dests.Select(d => d.KernelId), slots.Select(s => s.DestId));
+        Assert.All(slots, s => Assert.NotEqual(0u, s.DestId));
+        Assert.Equal(3, slots.Select(s => s.DestId).Distinct().Count());
+    }
+
+    [Fact]
+    public void LeastConnection_AnUnresolvedMacThatCouldWin_KeepsTheServiceWithCSharp()
+    {
+        var svc = Service("wlc", [(Rs1, 1), (Rs2, 1)]);
+        svc.DestArray[0].Mac = 0;
+        Assert.Empty(KernelScheduling.Table(svc).Slots);
+        // Weight 0 cannot win: its MAC does not matter.
+        svc.DestArray[0].Weight = 0;
+        Assert.Equal(2, KernelScheduling.Table(svc).Slots.Length);
+    }
+
+    [Fact]
+    public void LeastConnection_MoreDestsThanTheProgramWalks_StaysWithCSharp()
+    {
+        var many = Enumerable.Range(1, KernelTier.LeastMax + 1).Select(i => (IPAddress.Parse($"198.51.100.{i + 10}"), 1)).ToArray();
+        Assert.Empty(KernelScheduling.Table(Service("wlc", many)).Slots);
+        Assert.Equal(KernelTier.LeastMax, KernelScheduling.Table(Service("wlc", many[..KernelTier.LeastMax])).Slots.Length);
+    }
+
+    [Fact]
+    public void SequenceAndBuckets_CarryTheSharedCountIds_SoTheProgramCountsWhatItSchedules()
+    {
+        var rr = Service("rr", [(Rs1, 1), (Rs2, 1)]);
+        Assert.All(KernelScheduling.Sequence(rr), s => Assert.Contains(rr.DestArray, d => d.KernelId == s.DestId && d.Address4 == s.Address));
+        var sh = Service("sh", [(Rs1, 1), (Rs2, 1)]);
+        Assert.All(KernelScheduling.SourceBuckets(sh), s => Assert.Contains(sh.DestArray, d => d.KernelId == s.DestId && d.Address4 == s.Address));
+    }
 
     [Fact]
     public void SourceHashing_The256Buckets_AsTheCSharpSchedulerIndexesThem()

@@ -133,7 +133,10 @@ public class Ipv6SyncTests
     /// <summary>A kernel tier that takes every IPv4 flow it is offered (IPv6 flows are never offered).</summary>
     private sealed class AnyFastPath : IKernelFastPath
     {
-        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state) => true;
+        public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, IpvsTcpState state, uint destId) => true;
+        public void MoveConns(uint destId, int active, int inactive)
+        {
+        }
         public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out KernelFlowCounters counters)
         {
             counters = default;

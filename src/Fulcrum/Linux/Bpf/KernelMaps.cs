@@ -27,7 +27,15 @@ internal unsafe struct fulcrum_conn_value
     public fixed byte dest_mac[6];
     public byte state;
     public byte pad1;
-    public uint pad;
+    public uint dest_id;
+}
+
+/// <summary>fulcrum_dr.h struct fulcrum_dest_conns: a real server's ActiveConn and InActConn, shared with the program.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct fulcrum_dest_conns
+{
+    public int active;
+    public int inactive;
 }
 
 /// <summary>fulcrum_dr.h struct fulcrum_config: the single entry of the config array.</summary>
@@ -95,6 +103,8 @@ internal unsafe struct fulcrum_slot
     public fixed byte dest_mac[6];
     public ushort dest_port;
     public uint dest_addr;
+    public uint dest_id;
+    public int weight;
 }
 
 /// <summary>fulcrum_dr.h struct fulcrum_claim_key: a virtual service fulcrum_xsk redirects to the AF_XDP sockets.</summary>

@@ -9,9 +9,10 @@ namespace Fulcrum.Linux.Bpf;
 
 /// <summary>
 /// One slot of a published scheduling table: the real server's MAC, IPv4 address and port (host order); a zero MAC
-/// marks a slot the kernel may not decide (its SYNs go up).
+/// marks a slot the kernel may not decide (its SYNs go up). <see cref="DestId"/>: the real server's index in the
+/// shared ActiveConn/InActConn counts (Balancing.RealServer.KernelId); <see cref="Weight"/>: for the least-connection picks.
 /// </summary>
-public readonly record struct KernelSlot(ulong Mac, uint Address, ushort Port);
+public readonly record struct KernelSlot(ulong Mac, uint Address, ushort Port, uint DestId = 0, int Weight = 0);
 
 /// <summary>How the program picks a published service's slot for a SYN (fulcrum_dr.h FULCRUM_PICK_*).</summary>
 public enum KernelPick
@@ -24,6 +25,18 @@ public enum KernelPick
 
     /// <summary>sh with sh-port: bucket hash_32(client address + client port, 8).</summary>
     SourceAndPortHash = 2,
+
+    /// <summary>lc: the least active * 256 + inactive over the slots (the service's real servers in list order).</summary>
+    LeastConnection = 3,
+
+    /// <summary>wlc: the least (active * 256 + inactive) / weight.</summary>
+    WeightedLeastConnection = 4,
+
+    /// <summary>sed: the least (active + 1) / weight.</summary>
+    ShortestExpectedDelay = 5,
+
+    /// <summary>nq: the first real server with no active connection, else as sed.</summary>
+    NeverQueue = 6,
 }
 
 /// <summary>
@@ -43,8 +56,15 @@ public sealed unsafe class KernelTier : IDisposable
     private const uint TcPriority = 0xF17C;
     private const string XdpProgramName = "fulcrum_xdp";
 
+    /// <summary>FULCRUM_LEAST_MAX: the most real servers a least-connection service may have to be scheduled here.</summary>
+    public const int LeastMax = 64;
+
+    /// <summary>FULCRUM_DESTS_MAX: entries of fulcrum_dest_conns (real server ids wrap within it).</summary>
+    public const int DestsMax = 1 << 20;
+
     private readonly int _ifIndex;
     private readonly int _connsFd;
+    private fulcrum_dest_conns* _destConns;
     private nint _obj;
     private bool _tcAttached;
     private bool _tcHookCreated;
@@ -57,6 +77,16 @@ public sealed unsafe class KernelTier : IDisposable
         Attach = attach;
         _obj = obj;
         _connsFd = MapFd("fulcrum_conns");
+        // fulcrum_dest_conns is BPF_F_MMAPABLE: the workers add to it with atomic instructions, as the program does.
+        void* counts = Libc.Mmap(null, (nuint)(DestsMax * sizeof(fulcrum_dest_conns)), Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, MapFd("fulcrum_dest_conns"), 0);
+        if (counts == (void*)-1)
+        {
+            Libbpf.ObjectClose(obj);
+            _obj = 0;
+            Errno.Throw("mmap(fulcrum_dest_conns)");
+        }
+
+        _destConns = (fulcrum_dest_conns*)counts;
     }
 
     public string Interface { get; }
@@ -257,34 +287,36 @@ public sealed unsafe class KernelTier : IDisposable
     /// Forwards the connection's frames to <paramref name="destMac"/> in the kernel from now on (host-order key),
     /// TCP from IPVS state <paramref name="state"/> (IP_VS_TCP_S_*), which the program then moves on; counters start at 0.
     /// </summary>
-    public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, byte state = 0)
+    public bool Install(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, ulong destMac, byte state = 0, uint destId = 0)
     {
         var key = Key(protocol, client, clientPort, vip, vport);
         var value = default(fulcrum_conn_value);
         EthernetFrame.WriteMac(new Span<byte>(value.dest_mac, 6), destMac);
         value.state = state;
+        value.dest_id = destId;
         return Libbpf.MapUpdate(_connsFd, &key, &value, Libbpf.BPF_ANY) == 0;
     }
 
-    /// <summary>A connection's counters, idle time and state; false when the map holds no entry for it.</summary>
-    public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs, out byte state)
+    /// <summary>A connection's counters, idle time, state and real server id; false when the map holds no entry for it.</summary>
+    public bool TryRead(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs, out byte state, out uint destId)
     {
         var key = Key(protocol, client, clientPort, vip, vport);
-        return Read(&key, remove: false, out packets, out bytes, out idleMs, out state);
+        return Read(&key, remove: false, out packets, out bytes, out idleMs, out state, out destId);
     }
 
-    /// <summary>Removes a connection's entry and returns its final counters and state; false when there was none.</summary>
-    public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs, out byte state)
+    /// <summary>Removes a connection's entry and returns its final counters, state and real server id; false when there was none.</summary>
+    public bool Remove(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, out long packets, out long bytes, out long idleMs, out byte state, out uint destId)
     {
         var key = Key(protocol, client, clientPort, vip, vport);
-        return Read(&key, remove: true, out packets, out bytes, out idleMs, out state);
+        return Read(&key, remove: true, out packets, out bytes, out idleMs, out state, out destId);
     }
 
-    private bool Read(fulcrum_conn_key* key, bool remove, out long packets, out long bytes, out long idleMs, out byte state)
+    private bool Read(fulcrum_conn_key* key, bool remove, out long packets, out long bytes, out long idleMs, out byte state, out uint destId)
     {
         packets = bytes = 0;
         idleMs = -1;
         state = 0;
+        destId = 0;
         var value = default(fulcrum_conn_value);
         int rc = remove ? Libbpf.MapLookupAndDelete(_connsFd, key, &value) : Libbpf.MapLookup(_connsFd, key, &value);
         if (rc != 0)
@@ -292,8 +324,33 @@ public sealed unsafe class KernelTier : IDisposable
         packets = (long)value.packets;
         bytes = (long)value.bytes;
         state = value.state;
+        destId = value.dest_id;
         idleMs = IdleMs(value.last_seen_ns);
         return true;
+    }
+
+    /// <summary>
+    /// Adds to real server <paramref name="destId"/>'s ActiveConn/InActConn in fulcrum_dest_conns (atomic, any thread):
+    /// the C# tier's own moves, so the program's least-connection picks see every connection.
+    /// </summary>
+    public void MoveConns(uint destId, int active, int inactive)
+    {
+        if (destId == 0 || destId >= DestsMax || _destConns is null)
+            return;
+        ref var c = ref _destConns[destId];
+        if (active != 0)
+            Interlocked.Add(ref c.active, active);
+        if (inactive != 0)
+            Interlocked.Add(ref c.inactive, inactive);
+    }
+
+    /// <summary>Real server <paramref name="destId"/>'s counts in fulcrum_dest_conns (what the program's picks read).</summary>
+    public (int Active, int Inactive) ReadConns(uint destId)
+    {
+        if (destId == 0 || destId >= DestsMax || _destConns is null)
+            return (0, 0);
+        ref var c = ref _destConns[destId];
+        return (Volatile.Read(ref c.active), Volatile.Read(ref c.inactive));
     }
 
     /// <summary>Milliseconds since a bpf_ktime_get_ns time stamp; -1 for none (0).</summary>
@@ -385,6 +442,8 @@ public sealed unsafe class KernelTier : IDisposable
                     {
                         dest_addr = BinaryPrimitives.ReverseEndianness(slots[i].Address),
                         dest_port = BinaryPrimitives.ReverseEndianness(slots[i].Port),
+                        dest_id = slots[i].DestId,
+                        weight = slots[i].Weight,
                     };
                     EthernetFrame.WriteMac(new Span<byte>(slot.dest_mac, 6), slots[i].Mac);
                     int rc = Libbpf.MapUpdate(slotsFd, &slotKey, &slot, Libbpf.BPF_ANY);
@@ -505,6 +564,12 @@ public sealed unsafe class KernelTier : IDisposable
         {
             _ = Libbpf.XdpDetach(_ifIndex, _xdpFlags, null);
             _xdpFlags = 0;
+        }
+
+        if (_destConns is not null)
+        {
+            _ = Libc.Munmap(_destConns, (nuint)(DestsMax * sizeof(fulcrum_dest_conns)));
+            _destConns = null;
         }
 
         if (_obj != 0)

@@ -88,6 +88,15 @@ struct {
 	__type(value, struct fulcrum_slot);
 } fulcrum_slots SEC(".maps");
 
+// Every real server's ActiveConn/InActConn (struct fulcrum_dest_conns in fulcrum_dr.h), mmapped by C#.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, FULCRUM_DESTS_MAX);
+	__type(key, __u32);
+	__type(value, struct fulcrum_dest_conns);
+} fulcrum_dest_conns SEC(".maps");
+
 // Per-CPU totals of what this program forwarded (index 0) and sent up (index 1): for diagnostics.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -110,6 +119,24 @@ enum { sNO, sES, sSS, sSR, sFW, sTW, sCL, sCW, sLA, sLI, sSA, sLAST };
 // the segments this program forwards. Columns: the current state sNO..sSA.
 static const __u8 fulcrum_fin_row[sLAST] = { sCL, sFW, sSS, sTW, sFW, sTW, sCL, sCW, sLA, sLI, sTW };
 static const __u8 fulcrum_ack_row[sLAST] = { sES, sES, sSS, sES, sFW, sTW, sCL, sCW, sCL, sLI, sES };
+
+// tcp_state_active_table: which states count in ActiveConn (the pre-established ones too, as in Linux >= 4.x).
+static __always_inline int fulcrum_active(__u32 state)
+{
+	return state == sES || state == sSS || state == sSR || state == sSA;
+}
+
+// A connection moved between ActiveConn and InActConn of real server dest_id (+1/-1 each), or a new one joined.
+static __always_inline void fulcrum_move_counts(__u32 dest_id, int active, int inactive)
+{
+	struct fulcrum_dest_conns *c = bpf_map_lookup_elem(&fulcrum_dest_conns, &dest_id);
+	if (!c || dest_id == 0)
+		return;
+	if (active)
+		__sync_fetch_and_add(&c->active, active);
+	if (inactive)
+		__sync_fetch_and_add(&c->inactive, inactive);
+}
 
 static __always_inline void count_total(__u32 index)
 {
@@ -145,6 +172,9 @@ static __always_inline int ipv4_header_ok(const struct fulcrum_head *h, __u32 fr
 	__u32 tot_len = ((__u32)b[2] << 8) | b[3];
 	return sum == 0xffff && tot_len + ETH_HLEN_ <= frame_len && tot_len >= 20 + 8;
 }
+
+// One 32-bit load the compiler may not split or repeat (the counts change under us on other CPUs).
+#define READ_ONCE_S32(x) (*(volatile __s32 *)&(x))
 
 static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
 {
@@ -241,7 +271,7 @@ static __always_inline int fulcrum_decide(const struct fulcrum_head *h, __u32 le
 		return FULCRUM_UP;
 	// A hashed pick is known here already: a bucket the kernel may not decide goes up (the socket filter must
 	// agree with tc, so the decision cannot wait for fulcrum_schedule).
-	if ((*svc)->pick != FULCRUM_PICK_CURSOR) {
+	if ((*svc)->pick == FULCRUM_PICK_SOURCE || (*svc)->pick == FULCRUM_PICK_SOURCE_PORT) {
 		*slot = fulcrum_hashed_slot(h, *svc);
 		if (!*slot)
 			return FULCRUM_UP;
@@ -266,13 +296,61 @@ static __always_inline void *fulcrum_worker_ring(const struct fulcrum_head *h, c
 // ip_vs_schedule for a published service: the hashed bucket fulcrum_decide found (sh), or the next slot of
 // its sequence (rr, wrr: a shared cursor, as the kernel's schedulers share theirs under a lock), an entry in SYN_RECV and a SCHEDULED event for the owning worker. NULL
 // (the SYN goes up) when the ring or the map is full, or the slot vanished under a table update.
+// The least-connection family's pick (ip_vs_lc/wlc/sed/nq_schedule): the real servers in list order, skipping
+// weight 0; a later one wins only when strictly less loaded (overhead * the winner's weight compared with the
+// winner's overhead * its weight, in 64 bits as the kernel does), so ties go to the earlier one. NULL: none usable.
+static __always_inline struct fulcrum_slot *fulcrum_least_slot(const struct fulcrum_service *svc)
+{
+	struct fulcrum_slot *least = NULL;
+	__s64 loh = 0;
+	__u32 count = svc->count;
+	__u32 pick = svc->pick;
+	for (__u32 i = 0; i < FULCRUM_LEAST_MAX; i++) {
+		if (i >= count)
+			break;
+		struct fulcrum_slot_key slot_key = { .table = svc->table, .index = i };
+		struct fulcrum_slot *slot = bpf_map_lookup_elem(&fulcrum_slots, &slot_key);
+		if (!slot)
+			return NULL; // a table being replaced: the SYN goes up
+		__u32 id = slot->dest_id;
+		struct fulcrum_dest_conns *c = bpf_map_lookup_elem(&fulcrum_dest_conns, &id);
+		if (!c)
+			return NULL;
+		__s64 active = READ_ONCE_S32(c->active);
+		__s64 doh = pick == FULCRUM_PICK_SED || pick == FULCRUM_PICK_NQ
+				    ? active + 1
+				    : (active << 8) + READ_ONCE_S32(c->inactive);
+		if (slot->weight <= 0) {
+			// ip_vs_wlc skips weight 0 only while looking for its first candidate; later ones cannot win
+			// (loh * 0 > doh * w is false for doh >= 0) and lc skips them too, so skipping is the same.
+			continue;
+		}
+		if (pick == FULCRUM_PICK_NQ && active == 0)
+			return slot;
+		if (!least) {
+			least = slot;
+			loh = doh;
+			continue;
+		}
+		if (pick == FULCRUM_PICK_LC ? doh < loh : loh * slot->weight > doh * least->weight) {
+			least = slot;
+			loh = doh;
+		}
+	}
+	return least;
+}
+
 static __always_inline struct fulcrum_conn_value *fulcrum_schedule(const struct fulcrum_head *h,
 								   const struct fulcrum_conn_key *key,
 								   const struct fulcrum_config *cfg,
 								   struct fulcrum_service *svc,
 								   struct fulcrum_slot *slot)
 {
-	if (!slot) {
+	if (!slot && svc->pick >= FULCRUM_PICK_LC) {
+		slot = fulcrum_least_slot(svc);
+		if (!slot)
+			return NULL;
+	} else if (!slot) {
 		__u32 count = svc->count;
 		if (count == 0)
 			return NULL;
@@ -288,12 +366,14 @@ static __always_inline struct fulcrum_conn_value *fulcrum_schedule(const struct 
 	struct fulcrum_event *e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
 	if (!e)
 		return NULL;
-	struct fulcrum_conn_value value = { .state = sSR };
+	struct fulcrum_conn_value value = { .state = sSR, .dest_id = slot->dest_id };
 	__builtin_memcpy(value.dest_mac, slot->dest_mac, 6);
 	if (bpf_map_update_elem(&fulcrum_conns, key, &value, BPF_NOEXIST) != 0) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return NULL;
 	}
+	// ip_vs_bind_dest then set_tcp_state(SYN_RECV): one more active connection.
+	fulcrum_move_counts(slot->dest_id, 1, 0);
 	e->key = *key;
 	e->packets = 0;
 	e->bytes = 0;
@@ -374,6 +454,9 @@ static __always_inline void fulcrum_account(struct fulcrum_conn_value *v, const 
 				next = fulcrum_ack_row[state];
 			if (next != state) {
 				v->state = next;
+				int was = fulcrum_active(state), is = fulcrum_active(next);
+				if (was != is)
+					fulcrum_move_counts(v->dest_id, is - was, was - is);
 				__u32 zero = 0;
 				struct fulcrum_config *cfg = bpf_map_lookup_elem(&fulcrum_config, &zero);
 				if (cfg && (flags & TCP_SYN))

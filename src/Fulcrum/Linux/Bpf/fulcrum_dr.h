@@ -25,8 +25,20 @@ struct fulcrum_conn_value {
 	__u8 dest_mac[6];
 	__u8 state;         // TCP: IP_VS_TCP_S_* (the C# IpvsTcpState); UDP: 0
 	__u8 pad1;
-	__u32 pad;
+	__u32 dest_id;      // the real server's index in fulcrum_dest_conns (0: none), whose counts the program moves
 };
+
+// A real server's ActiveConn and InActConn as ip_vs_dest keeps them (activeconns, inactconns), index
+// RealServer.KernelId: the least-connection picks read them. Shared by the program and every C# worker (an
+// mmapped array, atomic adds on both sides): whoever moves a connection between the two counts first, the
+// program on the segments it forwards or the C# tier on the rest, adds the move here; a fold of the program's
+// moves into the C# table does not add it again.
+struct fulcrum_dest_conns {
+	__s32 active;
+	__s32 inactive;
+};
+
+#define FULCRUM_DESTS_MAX (1 << 20) // entries of fulcrum_dest_conns: real server ids 1..2^20-1 (they wrap)
 
 // Per-interface settings, written by C# after load (index 0).
 struct fulcrum_config {
@@ -75,6 +87,13 @@ struct fulcrum_service_key {
 #define FULCRUM_PICK_CURSOR 0  // rr, wrr: slot = cursor++ % count (the scheduler's sequence)
 #define FULCRUM_PICK_SOURCE 1  // sh: slot = hash_32(client address, 8) (ip_vs_sh's 256 buckets)
 #define FULCRUM_PICK_SOURCE_PORT 2 // sh with sh-port: hash_32(client address + client port, 8)
+// The least-connection family over slots 0..count-1 = the service's real servers in list order, each with its
+// weight and fulcrum_dest_conns index (ip_vs_lc.c, ip_vs_wlc.c, ip_vs_sed.c, ip_vs_nq.c):
+#define FULCRUM_PICK_LC 3      // least active * 256 + inactive
+#define FULCRUM_PICK_WLC 4     // least (active * 256 + inactive) / weight
+#define FULCRUM_PICK_SED 5     // least (active + 1) / weight
+#define FULCRUM_PICK_NQ 6      // the first idle one (no active), else as sed
+#define FULCRUM_LEAST_MAX 64   // real servers a least-connection service may have to be published
 
 struct fulcrum_service {
 	__u32 table; // the generation of its slots in fulcrum_slots
@@ -95,6 +114,8 @@ struct fulcrum_slot {
 	__u8 dest_mac[6];
 	__u16 dest_port; // network order
 	__u32 dest_addr; // network order
+	__u32 dest_id;   // index in fulcrum_dest_conns (the connection's entry gets it)
+	__s32 weight;    // least-connection picks
 };
 
 // A claimed virtual service for fulcrum_xsk (AF_XDP driver): family 4 or 6, protocol, destination port

@@ -29,6 +29,7 @@ public class BpfLayoutTests
         { "fulcrum_conn_value.last_seen_ns", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.last_seen_ns)) },
         { "fulcrum_conn_value.dest_mac", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.dest_mac)) },
         { "fulcrum_conn_value.state", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.state)) },
+        { "fulcrum_conn_value.dest_id", Off<fulcrum_conn_value>(nameof(fulcrum_conn_value.dest_id)) },
         { "fulcrum_config", Unsafe.SizeOf<fulcrum_config>() },
         { "fulcrum_config.own_mac", Off<fulcrum_config>(nameof(fulcrum_config.own_mac)) },
         { "fulcrum_config.ifindex", Off<fulcrum_config>(nameof(fulcrum_config.ifindex)) },
@@ -58,11 +59,22 @@ public class BpfLayoutTests
         { "FULCRUM_PICK_CURSOR", (int)KernelPick.Cursor },
         { "FULCRUM_PICK_SOURCE", (int)KernelPick.SourceHash },
         { "FULCRUM_PICK_SOURCE_PORT", (int)KernelPick.SourceAndPortHash },
+        { "FULCRUM_PICK_LC", (int)KernelPick.LeastConnection },
+        { "FULCRUM_PICK_WLC", (int)KernelPick.WeightedLeastConnection },
+        { "FULCRUM_PICK_SED", (int)KernelPick.ShortestExpectedDelay },
+        { "FULCRUM_PICK_NQ", (int)KernelPick.NeverQueue },
+        { "FULCRUM_LEAST_MAX", KernelTier.LeastMax },
+        { "FULCRUM_DESTS_MAX", KernelTier.DestsMax },
+        { "fulcrum_dest_conns", Unsafe.SizeOf<fulcrum_dest_conns>() },
+        { "fulcrum_dest_conns.active", Off<fulcrum_dest_conns>(nameof(fulcrum_dest_conns.active)) },
+        { "fulcrum_dest_conns.inactive", Off<fulcrum_dest_conns>(nameof(fulcrum_dest_conns.inactive)) },
         { "fulcrum_slot_key", Unsafe.SizeOf<fulcrum_slot_key>() },
         { "fulcrum_slot_key.index", Off<fulcrum_slot_key>(nameof(fulcrum_slot_key.index)) },
         { "fulcrum_slot", Unsafe.SizeOf<fulcrum_slot>() },
         { "fulcrum_slot.dest_port", Off<fulcrum_slot>(nameof(fulcrum_slot.dest_port)) },
         { "fulcrum_slot.dest_addr", Off<fulcrum_slot>(nameof(fulcrum_slot.dest_addr)) },
+        { "fulcrum_slot.dest_id", Off<fulcrum_slot>(nameof(fulcrum_slot.dest_id)) },
+        { "fulcrum_slot.weight", Off<fulcrum_slot>(nameof(fulcrum_slot.weight)) },
         { "bpf_tc_hook", Unsafe.SizeOf<bpf_tc_hook>() },
         { "bpf_tc_hook.ifindex", Off<bpf_tc_hook>(nameof(bpf_tc_hook.ifindex)) },
         { "bpf_tc_hook.attach_point", Off<bpf_tc_hook>(nameof(bpf_tc_hook.attach_point)) },
@@ -171,6 +183,7 @@ public class BpfLayoutTests
                 O(fulcrum_conn_key, virtual_addr) O(fulcrum_conn_key, client_port) O(fulcrum_conn_key, virtual_port)
                 S(fulcrum_conn_value) O(fulcrum_conn_value, packets) O(fulcrum_conn_value, bytes)
                 O(fulcrum_conn_value, last_seen_ns) O(fulcrum_conn_value, dest_mac) O(fulcrum_conn_value, state)
+                O(fulcrum_conn_value, dest_id) S(fulcrum_dest_conns) O(fulcrum_dest_conns, active) O(fulcrum_dest_conns, inactive)
                 S(fulcrum_config) O(fulcrum_config, own_mac) O(fulcrum_config, ifindex) O(fulcrum_config, workers)
                 O(fulcrum_config, fanout_mask) O(fulcrum_config, alive_until_ns)
                 S(fulcrum_event) O(fulcrum_event, key) O(fulcrum_event, packets) O(fulcrum_event, bytes)
@@ -179,8 +192,9 @@ public class BpfLayoutTests
                 S(fulcrum_service_key) O(fulcrum_service_key, protocol) O(fulcrum_service_key, port) O(fulcrum_service_key, addr)
                 S(fulcrum_service) O(fulcrum_service, table) O(fulcrum_service, count) O(fulcrum_service, cursor) O(fulcrum_service, pick)
                 K(FULCRUM_PICK_CURSOR) K(FULCRUM_PICK_SOURCE) K(FULCRUM_PICK_SOURCE_PORT)
+                K(FULCRUM_PICK_LC) K(FULCRUM_PICK_WLC) K(FULCRUM_PICK_SED) K(FULCRUM_PICK_NQ) K(FULCRUM_LEAST_MAX) K(FULCRUM_DESTS_MAX)
                 S(fulcrum_slot_key) O(fulcrum_slot_key, index)
-                S(fulcrum_slot) O(fulcrum_slot, dest_port) O(fulcrum_slot, dest_addr)
+                S(fulcrum_slot) O(fulcrum_slot, dest_port) O(fulcrum_slot, dest_addr) O(fulcrum_slot, dest_id) O(fulcrum_slot, weight)
                 K(BPF_MAP_TYPE_RINGBUF)
                 S(bpf_tc_hook) O(bpf_tc_hook, ifindex) O(bpf_tc_hook, attach_point) O(bpf_tc_hook, parent)
                 S(bpf_tc_opts) O(bpf_tc_opts, prog_fd) O(bpf_tc_opts, flags) O(bpf_tc_opts, prog_id)
