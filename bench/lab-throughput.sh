@@ -24,6 +24,7 @@
 #   DRIVERS="afpacket tc xdp-generic afxdp" picks the data paths compared (default: these four; xdp adds native XDP)
 #   PEERS="xsk-c nft" picks the reference peers (default: both); XSK_MODE=native|generic the XDP mode of xsk-c
 #   (default native, what `--driver afxdp` attaches on veth)
+#   SCHED=rr the scheduler of VIP:80 (default rr, the seed's; wlc is ipvsadm's own default)
 # BACKENDS=1 puts only rs1 behind VIP:80, so the ratio to direct measures the director hop alone
 # (with 3, the VIP paths have three nginx processes to the direct path's one).
 # The lab gets a unique prefix and is always torn down on exit.
@@ -101,7 +102,7 @@ fulcrum_on() { # driver
   # The seed's commands, lab addresses; UDP/TCP 5201 (iperf3) goes to rs1 only, as iperf3's data must
   # reach the server its control connection reached.
   local adm=("$FULCRUM_BIN" adm --control "$CONTROL")
-  if ! ( "${adm[@]}" -A -t "$VIP:80" -s rr || exit 1
+  if ! ( "${adm[@]}" -A -t "$VIP:80" -s "${SCHED:-rr}" || exit 1
          for rip in "${RIPS[@]:0:BACKENDS}"; do "${adm[@]}" -a -t "$VIP:80" -r "$rip:80" -g || exit 1; done
          "${adm[@]}" -A -t "$VIP:$IPERF_PORT" -s rr || exit 1
          "${adm[@]}" -a -t "$VIP:$IPERF_PORT" -r "${RIPS[0]}:$IPERF_PORT" -g || exit 1
@@ -220,7 +221,7 @@ done
 
 echo
 echo "wrk -t1 -c32 -d${DUR}s; iperf3 -u -l 64 -b 0 -t $DUR; $RUNS runs each, interleaved; nproc=$(nproc)"
-echo "VIP:80 -> rs1..rs$BACKENDS; direct -> rs1; UDP $IPERF_PORT -> rs1 on every path; drivers: ${DRIVERS[*]}"
+echo "VIP:80 (${SCHED:-rr}) -> rs1..rs$BACKENDS; direct -> rs1; UDP $IPERF_PORT -> rs1 on every path; drivers: ${DRIVERS[*]}"
 [ -n "$fulcrum_skip" ] && echo "fulcrum: skipped: $fulcrum_skip"
 [ -n "$xsk_skip" ] && echo "xsk-c: skipped: $xsk_skip"
 awk -v paths="direct ${scenarios[*]:1}" '
