@@ -495,7 +495,7 @@ public sealed class Balancer : IKernelEvents
     }
 
     /// <summary>
-    /// A connection the kernel tier scheduled (ip_vs_schedule for a published rr/wrr service) joins this table as
+    /// A connection the kernel tier scheduled (ip_vs_schedule for a published service) joins this table as
     /// if this worker had: bound to its dest, counted, in SYN_RECV from its SYN's time, held by the kernel. When the
     /// service or dest is gone by now, or the table is full, the kernel's entry is removed: its next segment comes
     /// up here and meets what IPVS would (no connection: dropped, the client retries).
@@ -570,7 +570,7 @@ public sealed class Balancer : IKernelEvents
         Volatile.Write(ref _kernelScheduled, _kernelScheduled + 1);
     }
 
-    /// <summary>Connections the kernel tier scheduled (its rr/wrr SYNs) that joined this table.</summary>
+    /// <summary>Connections the kernel tier scheduled (the SYNs of its published services) that joined this table.</summary>
     public long KernelScheduled => Volatile.Read(ref _kernelScheduled);
 
     /// <summary>

@@ -55,7 +55,7 @@ public interface IKernelEvents
     void StateChanged(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, in KernelFlowCounters counters);
 
     /// <summary>
-    /// The kernel scheduled a new TCP connection (a published rr/wrr service's SYN) on real server
+    /// The kernel scheduled a new TCP connection (a published service's SYN) on real server
     /// <paramref name="destAddress"/>:<paramref name="destPort"/> <paramref name="idleMs"/> ago and holds it in SYN_RECV.
     /// </summary>
     void Scheduled(byte protocol, uint client, ushort clientPort, uint vip, ushort vport, uint destAddress, ushort destPort, long idleMs);

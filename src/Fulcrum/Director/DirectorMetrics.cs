@@ -204,7 +204,7 @@ internal sealed class DirectorMetrics : IMetricsSource
         w.Family("fulcrum_connection_table_capacity", "The worker's connection table bound (fulcrum run's max connections).", MetricType.Gauge);
         foreach (var c in workers)
             w.Sample((long)c.ConnectionCapacity, "worker", c.Index.ToString(CultureInfo.InvariantCulture));
-        WorkerFamily(w, workers, "fulcrum_kernel_scheduled_connections_total", "New connections the kernel tier scheduled itself (rr/wrr SYNs), by the worker whose table took them.", static c => c.KernelScheduled);
+        WorkerFamily(w, workers, "fulcrum_kernel_scheduled_connections_total", "New connections the kernel tier scheduled itself (SYNs of the services it schedules), by the worker whose table took them.", static c => c.KernelScheduled);
         WorkerFamily(w, workers, "fulcrum_kernel_schedule_refused_total", "Connections the kernel tier scheduled that the worker could not take as scheduled (service or real server gone, table full, port reuse of a connection on another real server).", static c => c.KernelScheduleRefused);
     }
 

@@ -89,7 +89,7 @@ internal sealed partial class KernelTierHost : IDisposable
         }
     }
 
-    /// <summary>With event rings, lets the program schedule the rr/wrr services' SYNs itself (<see cref="KernelScheduling"/>).</summary>
+    /// <summary>With event rings, lets the program schedule the published services' SYNs itself (<see cref="KernelScheduling"/>).</summary>
     public void StartScheduling(IpvsTable table)
     {
         if (_tier is null || _events is null || _scheduling is not null)
