@@ -536,11 +536,13 @@ public sealed class Balancer : IKernelEvents
                 SetTcpState(ref old, TcpStateMachine.Syn, snapshot, nowMs);
                 if (!ReferenceEquals(old.Dest, dest))
                     Volatile.Write(ref _kernelScheduleRefused, _kernelScheduleRefused + 1); // the SYN itself already went to the kernel's pick
-                FastPath.Install(protocol, client, clientPort, vip, vport, old.Dest!.Mac, old.State, old.Dest.KernelId);
+                if (old.Dest!.Mac != 0 && FastPath.Install(protocol, client, clientPort, vip, vport, old.Dest.Mac, old.State, old.Dest.KernelId))
+                {
+                    old.Flags = (old.Flags | ConnectionFlags.InKernel) & ~ConnectionFlags.KernelMarker;
+                    old.KernelPackets = 0;
+                    old.KernelBytes = 0;
+                }
 
-                old.Flags = (old.Flags | ConnectionFlags.InKernel) & ~ConnectionFlags.KernelMarker;
-                old.KernelPackets = 0;
-                old.KernelBytes = 0;
                 return;
             }
         }

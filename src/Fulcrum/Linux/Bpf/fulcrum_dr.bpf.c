@@ -293,9 +293,6 @@ static __always_inline void *fulcrum_worker_ring(const struct fulcrum_head *h, c
 	return bpf_map_lookup_elem(&fulcrum_events, &worker);
 }
 
-// ip_vs_schedule for a published service: the hashed bucket fulcrum_decide found (sh), or the next slot of
-// its sequence (rr, wrr: a shared cursor, as the kernel's schedulers share theirs under a lock), an entry in SYN_RECV and a SCHEDULED event for the owning worker. NULL
-// (the SYN goes up) when the ring or the map is full, or the slot vanished under a table update.
 // The least-connection family's pick (ip_vs_lc/wlc/sed/nq_schedule): the real servers in list order, skipping
 // weight 0; a later one wins only when strictly less loaded (overhead * the winner's weight compared with the
 // winner's overhead * its weight, in 64 bits as the kernel does), so ties go to the earlier one. NULL: none usable.
@@ -340,6 +337,10 @@ static __always_inline struct fulcrum_slot *fulcrum_least_slot(const struct fulc
 	return least;
 }
 
+// ip_vs_schedule for a published service: the hashed bucket fulcrum_decide found (sh), the next slot of its
+// sequence (rr, wrr: a shared cursor, as the kernel's schedulers share theirs under a lock) or the least loaded
+// real server (lc, wlc, sed, nq); an entry in SYN_RECV, counted active, and a SCHEDULED event for the owning
+// worker. NULL (the SYN goes up) when the ring or the map is full, or the slot vanished under a table update.
 static __always_inline struct fulcrum_conn_value *fulcrum_schedule(const struct fulcrum_head *h,
 								   const struct fulcrum_conn_key *key,
 								   const struct fulcrum_config *cfg,
