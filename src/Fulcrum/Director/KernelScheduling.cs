@@ -14,7 +14,8 @@ namespace Fulcrum.Director;
 /// sequence the scheduler walks (one pick per dest for rr, a whole weighted cycle for wrr) is published as the
 /// program's slot table, and one cursor shared by all CPUs walks it, as the kernel's scheduler state is shared under
 /// its lock;</item>
-/// <item>sh: its 256 buckets;</item>
+/// <item>sh: its 256 buckets; mh: its Maglev lookup table (hsiphash in the program); dh and fo: the one real server
+/// all of an IPv4 service's SYNs get;</item>
 /// <item>lc, wlc (ipvsadm's default), sed and nq: the dest list with weights; the program runs the scheduler's loop over
 /// the real servers' ActiveConn/InActConn, which it and every worker keep in one shared array (fulcrum_dest_conns,
 /// <see cref="RealServer.KernelId"/>), as ip_vs_dest keeps them in atomics.</item>
@@ -22,8 +23,8 @@ namespace Fulcrum.Director;
 /// Republished whenever the table changes and every second (a dest's MAC resolved, the SYN-flood defense switched).
 /// Not published, so C# schedules as before: persistence (templates), fwmark services, thresholds (overload depends
 /// on counts), NAT/TUN dests, IPv6, unresolved MACs, least-connection services of more than
-/// <see cref="KernelTier.LeastMax"/> real servers, the other schedulers, and every service while drop_entry or
-/// secure_tcp is active.
+/// <see cref="KernelTier.LeastMax"/> real servers, the other schedulers (lblc, lblcr, ovf, twos), and every
+/// service while drop_entry or secure_tcp is active.
 /// </summary>
 internal sealed partial class KernelScheduling : IDisposable
 {
@@ -129,8 +130,63 @@ internal sealed partial class KernelScheduling : IDisposable
         "wlc" => (Dests(svc), KernelPick.WeightedLeastConnection),
         "sed" => (Dests(svc), KernelPick.ShortestExpectedDelay),
         "nq" => (Dests(svc), KernelPick.NeverQueue),
+        "dh" or "fo" => (OneDest(svc), KernelPick.Cursor),
+        "mh" => (MaglevSlots(svc), (svc.Spec.Flags & SchedulerFlags.Flag2) != 0 ? KernelPick.MaglevAndPort : KernelPick.Maglev),
         _ => (Sequence(svc, last), KernelPick.Cursor),
     };
+
+    /// <summary>
+    /// mh's Maglev lookup table as slots (the M entries ip_vs_mh_populate fills, which the C# scheduler indexes too); an
+    /// entry whose dest is unusable (weight 0) or whose MAC is unknown gets a zero MAC, so its SYNs come up to C#, which
+    /// runs mh-fallback's probes or drops as ip_vs_mh does.
+    /// </summary>
+    internal static KernelSlot[] MaglevSlots(VirtualService svc)
+    {
+        var set = svc.DestSet;
+        if (svc.Spec.Persistent || !Eligible(set.Dests))
+            return [];
+        var lookup = (set.Table as MaglevTable ?? MaglevTable.Build(set.Dests)).Lookup;
+        var slots = new KernelSlot[lookup.Length];
+        bool any = false;
+        for (int i = 0; i < lookup.Length; i++)
+        {
+            var d = lookup[i];
+            if (d is null)
+                continue;
+            bool usable = d.Weight > 0 && !d.IsOverloaded && d.Mac != 0;
+            slots[i] = new KernelSlot(usable ? d.Mac : 0, d.Address4, d.Port, d.KernelId);
+            any |= usable;
+        }
+
+        return any ? slots : [];
+    }
+
+    /// <summary>
+    /// dh and fo give every SYN of an IPv4 service the same real server: dh hashes the packet's destination, which
+    /// is the VIP (ip_vs_dh_hashkey), fo takes the heaviest (ip_vs_fo). A one-slot table, or none when that dest is
+    /// unusable (dh then has no dest at all: C# drops the SYN as ip_vs_dh does; fo has none left).
+    /// </summary>
+    internal static KernelSlot[] OneDest(VirtualService svc)
+    {
+        var set = svc.DestSet;
+        if (svc.Spec.Persistent || !Eligible(set.Dests))
+            return [];
+        RealServer? d;
+        if (svc.SchedulerName == "dh")
+        {
+            var buckets = set.Table as RealServer?[] ?? DestinationHashingScheduler.BuildTable(set.Dests);
+            d = buckets[DestinationHashingScheduler.Bucket(svc.Address4)];
+        }
+        else
+        {
+            var fo = SchedulerFactory.Create("fo");
+            fo.Update(set);
+            var packet = default(ParsedPacket);
+            d = fo.Pick(svc, in packet, 0);
+        }
+
+        return d is { Weight: > 0, IsOverloaded: false } && d.Mac != 0 ? [new KernelSlot(d.Mac, d.Address4, d.Port, d.KernelId)] : [];
+    }
 
     /// <summary>
     /// The least-connection family's table: every dest in the scheduler's list order with its weight and shared-count

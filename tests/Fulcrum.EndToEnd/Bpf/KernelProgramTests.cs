@@ -272,6 +272,43 @@ public sealed class KernelProgramTests : IDisposable
     }
 
     [Theory]
+    [InlineData("fulcrum_tc", TcActRedirect, false)]
+    [InlineData("fulcrum_xdp", XdpTx, false)]
+    [InlineData("fulcrum_xdp", XdpTx, true)]
+    public void PublishedMaglev_EachClientToItsLookupEntry_ByTheKernelsHsiphash(string program, uint forwarded, bool withPort)
+    {
+        var ring = EventRing();
+        // M = 4093 entries: even ones rs1, odd ones rs2; every 7th unusable (zero MAC: mh-fallback is C#'s).
+        const int M = 4093;
+        var slots = new KernelSlot[M];
+        for (int i = 0; i < M; i++)
+            slots[i] = i % 7 == 0 ? new KernelSlot(0, Rs2, 80) : new KernelSlot(i % 2 == 0 ? RealServerMac : Rs2Mac, i % 2 == 0 ? Rs1 : Rs2, 80);
+        _tier.PublishSchedule(Vip, 80, slots, withPort ? KernelPick.MaglevAndPort : KernelPick.Maglev);
+        int scheduled = 0, up = 0;
+        ushort clientPort = 42100;
+        for (uint client = FrameBuilder.Ip("203.0.113.1"); client < FrameBuilder.Ip("203.0.113.1") + 60; client++, clientPort++)
+        {
+            uint index = Fulcrum.Balancing.Schedulers.MaglevTable.HashKey(client, withPort ? clientPort : (ushort)0,
+                Fulcrum.Balancing.Schedulers.MaglevTable.Hash1Key, 0) % M;
+            var frame = new FrameBuilder().WithMacs(ClientRouterMac, DirectorMac).WithIpv4(client, Vip).Tcp(clientPort, 80, TcpFlags.Syn).Build();
+            _tier.TestRun(program, frame, _out, 1, out uint verdict, out _);
+            if (index % 7 == 0)
+            {
+                Assert.NotEqual(forwarded, verdict);
+                up++;
+                continue;
+            }
+
+            Assert.Equal(forwarded, verdict);
+            Assert.Equal(index % 2 == 0 ? RealServerMac : Rs2Mac, EthernetFrame.ReadMac(_out));
+            scheduled++;
+        }
+
+        Assert.True(scheduled >= 40, $"{scheduled} clients scheduled, {up} up");
+        Assert.Equal(scheduled, ring.Consume(new Events()));
+    }
+
+    [Theory]
     [InlineData("fulcrum_tc", TcActRedirect)]
     [InlineData("fulcrum_xdp", XdpTx)]
     public void FinHandsBack_ThenASynReusesTheMarkerInPlace(string program, uint forwarded)

@@ -70,11 +70,8 @@ public class KernelSchedulingTests
     }
 
     [Theory]
-    [InlineData("mh")]
-    [InlineData("dh")]
     [InlineData("lblc")]
     [InlineData("lblcr")]
-    [InlineData("fo")]
     [InlineData("ovf")]
     [InlineData("twos")]
     public void SchedulersThatHashOtherwiseOrKeepTheirOwnState_StayWithCSharp(string scheduler) =>
@@ -96,6 +93,29 @@ public class KernelSchedulingTests
         Assert.Equal(svc.DestSet.Dests.Select(d => d.KernelId), slots.Select(s => s.DestId));
         Assert.All(slots, s => Assert.NotEqual(0u, s.DestId));
         Assert.Equal(3, slots.Select(s => s.DestId).Distinct().Count());
+    }
+
+    [Theory]
+    [InlineData("dh")]
+    [InlineData("fo")]
+    public void DestinationHashingAndFailover_OneSlot_TheRealServerTheCSharpSchedulerPicksForTheVip(string scheduler)
+    {
+        var svc = Service(scheduler, [(Rs1, 1), (Rs2, 3), (Rs3, 2)]);
+        var slot = Assert.Single(KernelScheduling.Table(svc).Slots);
+        var t = Table(_time, scheduler, Tcp80, dests: [(Rs1, 1), (Rs2, 3), (Rs3, 2)]);
+        var w = t.CreateWorker(0);
+        for (ushort port = 50000; port < 50010; port++)
+            Assert.Equal(slot.Address, U32(w.Open(t, port).Address));
+        Assert.NotEqual(0u, slot.DestId);
+
+        // Its dest quiesced: nothing for the kernel (dh drops in C#, fo moves to the next heaviest at the next publish).
+        var picked = svc.DestArray.Single(d => d.Address4 == slot.Address);
+        picked.Weight = 0;
+        var after = KernelScheduling.Table(svc).Slots;
+        if (scheduler == "dh")
+            Assert.Empty(after);
+        else
+            Assert.NotEqual(slot.Address, Assert.Single(after).Address);
     }
 
     [Fact]
@@ -142,6 +162,33 @@ public class KernelSchedulingTests
         }
 
         Assert.Equal(KernelPick.SourceAndPortHash, KernelScheduling.Table(Service("sh", [(Rs1, 1)], flags: SchedulerFlags.Flag2)).Pick);
+    }
+
+    [Fact]
+    public void Maglev_TheLookupTable_AsTheCSharpSchedulerIndexesIt_UnusableEntriesZero()
+    {
+        var svc = Service("mh", [(Rs1, 1), (Rs2, 2), (Rs3, 1)]);
+        svc.DestArray.Single(d => d.Address4 == U32(Rs3)).Weight = 0; // quiesced: keeps its entries, unusable
+        var (slots, pick) = KernelScheduling.Table(svc);
+        Assert.Equal(KernelPick.Maglev, pick);
+        Assert.Equal(Fulcrum.Balancing.Schedulers.MaglevTable.SizeFor(Fulcrum.Balancing.Schedulers.MaglevTable.DefaultTableIndex), slots.Length);
+        Assert.Contains(slots, s => s.Mac == 0 && s.Address == U32(Rs3));
+
+        // Every client's first probe names the dest the C# scheduler picks for it (or a zero MAC where it falls back).
+        var t = Table(_time, "mh", Tcp80, dests: [(Rs1, 1), (Rs2, 2), (Rs3, 1)]);
+        Assert.Equal(IpvsErrno.Ok, t.EditDest(Tcp80, new DestSpec(Rs3, 80, ForwardingMethod.DirectRoute, 0)));
+        var w = t.CreateWorker(0);
+        for (uint client = 0xCB007100; client < 0xCB007100 + 64; client++)
+        {
+            uint index = Fulcrum.Balancing.Schedulers.MaglevTable.HashKey(client, 0, Fulcrum.Balancing.Schedulers.MaglevTable.Hash1Key, 0) % (uint)slots.Length;
+            var slot = slots[index];
+            if (slot.Mac == 0)
+                continue;
+            var picked = w.Open(t, 50000, new IPAddress(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(client)));
+            Assert.Equal(slot.Address, U32(picked.Address));
+        }
+
+        Assert.Equal(KernelPick.MaglevAndPort, KernelScheduling.Table(Service("mh", [(Rs1, 1)], flags: SchedulerFlags.Flag2)).Pick);
     }
 
     private static int SourceHashingSchedulerBucket(uint client) =>

@@ -37,6 +37,12 @@ public enum KernelPick
 
     /// <summary>nq: the first real server with no active connection, else as sed.</summary>
     NeverQueue = 6,
+
+    /// <summary>mh: slot hsiphash(client address) % M of the Maglev lookup table (ip_vs_mh_hashkey's first probe).</summary>
+    Maglev = 7,
+
+    /// <summary>mh with mh-port: slot hsiphash(client address + client port) % M.</summary>
+    MaglevAndPort = 8,
 }
 
 /// <summary>

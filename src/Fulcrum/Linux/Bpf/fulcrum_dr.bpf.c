@@ -183,14 +183,50 @@ static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
 
 enum { FULCRUM_UP, FULCRUM_FORWARD, FULCRUM_SCHEDULE };
 
-// ip_vs_sh_hashkey for IPv4 (offset 0): hash_32(ntohs(port) + ntohl(addr), 8) with the port only under sh-port;
-// the slot, or NULL when the bucket is missing or its real server unusable (zero MAC).
+#define FULCRUM_ROTL64(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define FULCRUM_SIPROUND                                                                                       \
+	do {                                                                                                   \
+		v0 += v1; v1 = FULCRUM_ROTL64(v1, 13); v1 ^= v0; v0 = FULCRUM_ROTL64(v0, 32);                 \
+		v2 += v3; v3 = FULCRUM_ROTL64(v3, 16); v3 ^= v2;                                               \
+		v0 += v3; v3 = FULCRUM_ROTL64(v3, 21); v3 ^= v0;                                               \
+		v2 += v1; v1 = FULCRUM_ROTL64(v1, 17); v1 ^= v2; v2 = FULCRUM_ROTL64(v2, 32);                 \
+	} while (0)
+
+// hsiphash of one u32 on a 64-bit kernel (SipHash-1-3 over its 4 little-endian bytes, both key words equal), as
+// ip_vs_mh_hashkey calls it; the C# MaglevTable.HashKey is the same function.
+static __always_inline __u32 fulcrum_hsiphash(__u32 value, __u64 key)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ key, v1 = 0x646f72616e646f6dULL ^ key;
+	__u64 v2 = 0x6c7967656e657261ULL ^ key, v3 = 0x7465646279746573ULL ^ key;
+	__u64 b = (4ULL << 56) | value;
+	v3 ^= b;
+	FULCRUM_SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	FULCRUM_SIPROUND;
+	FULCRUM_SIPROUND;
+	FULCRUM_SIPROUND;
+	return (__u32)((v0 ^ v1) ^ (v2 ^ v3));
+}
+
+// The slot a hashed pick gives the client: ip_vs_sh_hashkey for IPv4 (hash_32(ntohs(port) + ntohl(addr), 8), the
+// port only under sh-port) or ip_vs_mh_hashkey's first probe (hsiphash(ntohs(port) + ntohl(addr)) % M, the port
+// only under mh-port); NULL when the slot is missing or its real server unusable (zero MAC: C# falls back or drops).
 static __always_inline struct fulcrum_slot *fulcrum_hashed_slot(const struct fulcrum_head *h, const struct fulcrum_service *svc)
 {
 	__u32 value = bpf_ntohl(h->ip.saddr);
-	if (svc->pick == FULCRUM_PICK_SOURCE_PORT)
+	__u32 index;
+	if (svc->pick == FULCRUM_PICK_SOURCE_PORT || svc->pick == FULCRUM_PICK_MAGLEV_PORT)
 		value += bpf_ntohs(h->sport);
-	struct fulcrum_slot_key slot_key = { .table = svc->table, .index = (value * 0x61C88647u) >> 24 };
+	if (svc->pick == FULCRUM_PICK_MAGLEV || svc->pick == FULCRUM_PICK_MAGLEV_PORT) {
+		__u32 count = svc->count;
+		if (count == 0)
+			return NULL;
+		index = fulcrum_hsiphash(value, FULCRUM_MH_KEY) % count;
+	} else {
+		index = (value * 0x61C88647u) >> 24;
+	}
+	struct fulcrum_slot_key slot_key = { .table = svc->table, .index = index };
 	struct fulcrum_slot *slot = bpf_map_lookup_elem(&fulcrum_slots, &slot_key);
 	if (!slot || !(slot->dest_mac[0] | slot->dest_mac[1] | slot->dest_mac[2] | slot->dest_mac[3] |
 		       slot->dest_mac[4] | slot->dest_mac[5]))
@@ -271,7 +307,9 @@ static __always_inline int fulcrum_decide(const struct fulcrum_head *h, __u32 le
 		return FULCRUM_UP;
 	// A hashed pick is known here already: a bucket the kernel may not decide goes up (the socket filter must
 	// agree with tc, so the decision cannot wait for fulcrum_schedule).
-	if ((*svc)->pick == FULCRUM_PICK_SOURCE || (*svc)->pick == FULCRUM_PICK_SOURCE_PORT) {
+	__u32 pick = (*svc)->pick;
+	if (pick == FULCRUM_PICK_SOURCE || pick == FULCRUM_PICK_SOURCE_PORT || pick == FULCRUM_PICK_MAGLEV ||
+	    pick == FULCRUM_PICK_MAGLEV_PORT) {
 		*slot = fulcrum_hashed_slot(h, *svc);
 		if (!*slot)
 			return FULCRUM_UP;
@@ -347,7 +385,7 @@ static __always_inline struct fulcrum_conn_value *fulcrum_schedule(const struct 
 								   struct fulcrum_service *svc,
 								   struct fulcrum_slot *slot)
 {
-	if (!slot && svc->pick >= FULCRUM_PICK_LC) {
+	if (!slot && svc->pick >= FULCRUM_PICK_LC && svc->pick <= FULCRUM_PICK_NQ) {
 		slot = fulcrum_least_slot(svc);
 		if (!slot)
 			return NULL;

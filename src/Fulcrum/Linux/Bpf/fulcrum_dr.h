@@ -87,6 +87,9 @@ struct fulcrum_service_key {
 #define FULCRUM_PICK_CURSOR 0  // rr, wrr: slot = cursor++ % count (the scheduler's sequence)
 #define FULCRUM_PICK_SOURCE 1  // sh: slot = hash_32(client address, 8) (ip_vs_sh's 256 buckets)
 #define FULCRUM_PICK_SOURCE_PORT 2 // sh with sh-port: hash_32(client address + client port, 8)
+#define FULCRUM_PICK_MAGLEV 7      // mh: slot = hsiphash(client address, key) % count (ip_vs_mh's lookup table)
+#define FULCRUM_PICK_MAGLEV_PORT 8 // mh with mh-port: hsiphash(client address + client port, key) % count
+#define FULCRUM_MH_KEY 2654435761ULL // ip_vs_mh's hash1 key (generate_hash_secret: both words the same constant)
 // The least-connection family over slots 0..count-1 = the service's real servers in list order, each with its
 // weight and fulcrum_dest_conns index (ip_vs_lc.c, ip_vs_wlc.c, ip_vs_sed.c, ip_vs_nq.c):
 #define FULCRUM_PICK_LC 3      // least active * 256 + inactive

@@ -64,6 +64,9 @@ public class BpfLayoutTests
         { "FULCRUM_PICK_SED", (int)KernelPick.ShortestExpectedDelay },
         { "FULCRUM_PICK_NQ", (int)KernelPick.NeverQueue },
         { "FULCRUM_LEAST_MAX", KernelTier.LeastMax },
+        { "FULCRUM_PICK_MAGLEV", (int)KernelPick.Maglev },
+        { "FULCRUM_PICK_MAGLEV_PORT", (int)KernelPick.MaglevAndPort },
+        { "FULCRUM_MH_KEY", unchecked((int)Fulcrum.Balancing.Schedulers.MaglevTable.Hash1Key) },
         { "FULCRUM_DESTS_MAX", KernelTier.DestsMax },
         { "fulcrum_dest_conns", Unsafe.SizeOf<fulcrum_dest_conns>() },
         { "fulcrum_dest_conns.active", Off<fulcrum_dest_conns>(nameof(fulcrum_dest_conns.active)) },
@@ -193,6 +196,7 @@ public class BpfLayoutTests
                 S(fulcrum_service) O(fulcrum_service, table) O(fulcrum_service, count) O(fulcrum_service, cursor) O(fulcrum_service, pick)
                 K(FULCRUM_PICK_CURSOR) K(FULCRUM_PICK_SOURCE) K(FULCRUM_PICK_SOURCE_PORT)
                 K(FULCRUM_PICK_LC) K(FULCRUM_PICK_WLC) K(FULCRUM_PICK_SED) K(FULCRUM_PICK_NQ) K(FULCRUM_LEAST_MAX) K(FULCRUM_DESTS_MAX)
+                K(FULCRUM_PICK_MAGLEV) K(FULCRUM_PICK_MAGLEV_PORT) K(FULCRUM_MH_KEY)
                 S(fulcrum_slot_key) O(fulcrum_slot_key, index)
                 S(fulcrum_slot) O(fulcrum_slot, dest_port) O(fulcrum_slot, dest_addr) O(fulcrum_slot, dest_id) O(fulcrum_slot, weight)
                 K(BPF_MAP_TYPE_RINGBUF)

@@ -5,7 +5,7 @@ using Fulcrum.Lab;
 namespace Fulcrum.EndToEnd.Bpf;
 
 /// <summary>A lab with Fulcrum in lb1 on the default driver (the kernel tier) and no service yet.</summary>
-public sealed class KernelLeastConnectionFixture : IAsyncLifetime
+public sealed class KernelSchedulersFixture : IAsyncLifetime
 {
     private readonly LabFixture _lab = new();
     private LabDirector? _director;
@@ -25,22 +25,23 @@ public sealed class KernelLeastConnectionFixture : IAsyncLifetime
 }
 
 /// <summary>
-/// wlc, ipvsadm's default scheduler, with its SYNs scheduled by the kernel tier: the program reads the real servers'
+/// Schedulers whose SYNs the kernel tier schedules beyond rr. wlc, ipvsadm's default scheduler: the program reads the real servers'
 /// ActiveConn/InActConn that it and the workers share, so connections held open on two real servers send every new
 /// one to the third, also when those two were opened under another scheduler before an `-E` switched to wlc.
 /// </summary>
 [Collection("KernelTier")]
-public sealed class KernelLeastConnectionTests : IClassFixture<KernelLeastConnectionFixture>
+public sealed class KernelSchedulersTests : IClassFixture<KernelSchedulersFixture>
 {
     private static readonly string[] Names = ["rs1", "rs2", "rs3"];
-    private readonly KernelLeastConnectionFixture _f;
+    private readonly KernelSchedulersFixture _f;
 
-    public KernelLeastConnectionTests(KernelLeastConnectionFixture fixture) => _f = fixture;
+    public KernelSchedulersTests(KernelSchedulersFixture fixture) => _f = fixture;
 
     [Fact]
     public void Wlc_TwoRealServersHoldingConnections_EveryNewOneGoesToTheThird_ScheduledByTheKernel()
     {
         var vip = LabAddresses.Vip + ":80";
+        _f.Director.Adm("-C").EnsureSuccess("ipvsadm -C");
         _f.Director.Adm("-A", "-t", vip, "-s", "rr").EnsureSuccess("ipvsadm -A");
         foreach (var rs in LabAddresses.RealServers)
             _f.Director.Adm("-a", "-t", vip, "-r", rs + ":80", "-g").EnsureSuccess("ipvsadm -a");
@@ -68,6 +69,25 @@ public sealed class KernelLeastConnectionTests : IClassFixture<KernelLeastConnec
         // The keep-alive connections still answer from where they were.
         Assert.Equal(busy[0], KeepAliveClient.Get(first));
         Assert.Equal(busy[1], KeepAliveClient.Get(second));
+    }
+
+    [Fact]
+    public void Mh_OneClientsConnections_AllToItsMaglevEntry_ScheduledByTheKernel()
+    {
+        var vip = LabAddresses.Vip + ":80";
+        _f.Director.Adm("-C").EnsureSuccess("ipvsadm -C");
+        _f.Director.Adm("-A", "-t", vip, "-s", "mh").EnsureSuccess("ipvsadm -A -s mh");
+        foreach (var rs in LabAddresses.RealServers)
+            _f.Director.Adm("-a", "-t", vip, "-r", rs + ":80", "-g").EnsureSuccess("ipvsadm -a");
+        Wait.For(() => _f.Director.Process.ReadLog().Contains("kernel tier schedules TCP " + vip + " itself (mh", StringComparison.Ordinal),
+            "the mh service to be published to the kernel tier");
+
+        long before = KernelScheduled();
+        var bodies = Enumerable.Range(0, 20).Select(_ => ClientTools.CurlBody(_f.Lab, $"http://{LabAddresses.Vip}/").Trim()).ToList();
+        // Without mh-port the client's address alone picks its entry of the lookup table: one real server for all.
+        Assert.Single(bodies.Distinct());
+        Assert.Contains(bodies[0], Names);
+        Assert.True(KernelScheduled() - before >= 18, $"the kernel tier scheduled {KernelScheduled() - before} of 20 connections");
     }
 
     private long KernelScheduled()
