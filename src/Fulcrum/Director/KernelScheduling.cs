@@ -145,20 +145,7 @@ internal sealed partial class KernelScheduling : IDisposable
         var set = svc.DestSet;
         if (svc.Spec.Persistent || !Eligible(set.Dests))
             return [];
-        var lookup = (set.Table as MaglevTable ?? MaglevTable.Build(set.Dests)).Lookup;
-        var slots = new KernelSlot[lookup.Length];
-        bool any = false;
-        for (int i = 0; i < lookup.Length; i++)
-        {
-            var d = lookup[i];
-            if (d is null)
-                continue;
-            bool usable = d.Weight > 0 && !d.IsOverloaded && d.Mac != 0;
-            slots[i] = new KernelSlot(usable ? d.Mac : 0, d.Address4, d.Port, d.KernelId);
-            any |= usable;
-        }
-
-        return any ? slots : [];
+        return HashTable((set.Table as MaglevTable ?? MaglevTable.Build(set.Dests)).Lookup);
     }
 
     /// <summary>
@@ -221,12 +208,20 @@ internal sealed partial class KernelScheduling : IDisposable
         if (svc.Spec.Persistent || !Eligible(svc.DestSet.Dests))
             return [];
         var set = svc.DestSet;
-        var buckets = set.Table as RealServer?[] ?? SourceHashingScheduler.BuildTable(set.Dests);
-        var slots = new KernelSlot[buckets.Length];
+        return HashTable(set.Table as RealServer?[] ?? SourceHashingScheduler.BuildTable(set.Dests));
+    }
+
+    /// <summary>
+    /// A hashing scheduler's table as slots, entry for entry; an entry whose dest is unusable (weight 0) or whose MAC is
+    /// unknown gets a zero MAC, so its SYNs come up to C#. None at all when no entry is usable.
+    /// </summary>
+    private static KernelSlot[] HashTable(RealServer?[] entries)
+    {
+        var slots = new KernelSlot[entries.Length];
         bool any = false;
-        for (int i = 0; i < buckets.Length; i++)
+        for (int i = 0; i < entries.Length; i++)
         {
-            var d = buckets[i];
+            var d = entries[i];
             if (d is null)
                 continue;
             bool usable = d.Weight > 0 && !d.IsOverloaded && d.Mac != 0;

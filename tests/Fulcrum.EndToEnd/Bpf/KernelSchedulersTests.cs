@@ -40,11 +40,7 @@ public sealed class KernelSchedulersTests : IClassFixture<KernelSchedulersFixtur
     [Fact]
     public void Wlc_TwoRealServersHoldingConnections_EveryNewOneGoesToTheThird_ScheduledByTheKernel()
     {
-        var vip = LabAddresses.Vip + ":80";
-        _f.Director.Adm("-C").EnsureSuccess("ipvsadm -C");
-        _f.Director.Adm("-A", "-t", vip, "-s", "rr").EnsureSuccess("ipvsadm -A");
-        foreach (var rs in LabAddresses.RealServers)
-            _f.Director.Adm("-a", "-t", vip, "-r", rs + ":80", "-g").EnsureSuccess("ipvsadm -a");
+        var vip = Service("rr");
 
         // Two keep-alive connections under rr: on two different real servers, active while they stay open.
         using var first = KeepAliveClient.Open(_f.Lab);
@@ -74,11 +70,7 @@ public sealed class KernelSchedulersTests : IClassFixture<KernelSchedulersFixtur
     [Fact]
     public void Mh_OneClientsConnections_AllToItsMaglevEntry_ScheduledByTheKernel()
     {
-        var vip = LabAddresses.Vip + ":80";
-        _f.Director.Adm("-C").EnsureSuccess("ipvsadm -C");
-        _f.Director.Adm("-A", "-t", vip, "-s", "mh").EnsureSuccess("ipvsadm -A -s mh");
-        foreach (var rs in LabAddresses.RealServers)
-            _f.Director.Adm("-a", "-t", vip, "-r", rs + ":80", "-g").EnsureSuccess("ipvsadm -a");
+        var vip = Service("mh");
         Wait.For(() => _f.Director.Process.ReadLog().Contains("kernel tier schedules TCP " + vip + " itself (mh", StringComparison.Ordinal),
             "the mh service to be published to the kernel tier");
 
@@ -88,6 +80,17 @@ public sealed class KernelSchedulersTests : IClassFixture<KernelSchedulersFixtur
         Assert.Single(bodies.Distinct());
         Assert.Contains(bodies[0], Names);
         Assert.True(KernelScheduled() - before >= 18, $"the kernel tier scheduled {KernelScheduled() - before} of 20 connections");
+    }
+
+    /// <summary>VIP:80 with <paramref name="scheduler"/> over rs1..rs3 (new real servers: fresh counts), the only service.</summary>
+    private string Service(string scheduler)
+    {
+        var vip = LabAddresses.Vip + ":80";
+        _f.Director.Adm("-C").EnsureSuccess("ipvsadm -C");
+        _f.Director.Adm("-A", "-t", vip, "-s", scheduler).EnsureSuccess("ipvsadm -A -s " + scheduler);
+        foreach (var rs in LabAddresses.RealServers)
+            _f.Director.Adm("-a", "-t", vip, "-r", rs + ":80", "-g").EnsureSuccess("ipvsadm -a");
+        return vip;
     }
 
     private long KernelScheduled()
