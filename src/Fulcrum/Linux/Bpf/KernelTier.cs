@@ -440,6 +440,11 @@ public sealed unsafe class KernelTier : IDisposable
             }
             else
             {
+                // A changed table (a real server quiesced, say) must not be used a moment longer: new SYNs go up to the
+                // C# tier, which already schedules with the change, while the new table is written (4093 slots for
+                // mh take tens of ms on a busy machine).
+                if (old.Count > 0)
+                    _ = Libbpf.MapDelete(servicesFd, &key);
                 uint table = ++_nextTable == 0 ? ++_nextTable : _nextTable;
                 for (int i = 0; i < slots.Length; i++)
                 {
