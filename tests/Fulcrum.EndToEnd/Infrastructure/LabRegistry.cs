@@ -23,14 +23,15 @@ public static class LabRegistry
 
     /// <summary>
     /// Brings up a lab with a fresh "fl…" prefix (with <paramref name="ipv6"/>, IPv6 addresses too; with
-    /// <paramref name="nativeXdpWire"/>, <see cref="LabCluster.NativeXdpWire"/> whatever FULCRUM_DRIVER says);
+    /// <paramref name="nativeXdpWire"/>, <see cref="LabCluster.NativeXdpWire"/> whatever FULCRUM_DRIVER says, else its default);
     /// <see cref="Down"/> or test host exit removes it.
     /// </summary>
     public static LabCluster Up(bool ipv6 = false, bool nativeXdpWire = false)
     {
         Root.Require();
         var prefix = LabCluster.WithRandomPrefix(TestPrefix).Prefix;
-        var lab = new LabCluster(prefix) { Ipv6 = ipv6, NativeXdpWire = nativeXdpWire || LabDirector.DefaultDriver == "xdp" };
+        // Only an explicit request overrides LabCluster's own default (on when FULCRUM_DRIVER is xdp).
+        var lab = nativeXdpWire ? new LabCluster(prefix) { Ipv6 = ipv6, NativeXdpWire = true } : new LabCluster(prefix) { Ipv6 = ipv6 };
         lock (Live)
         {
             Live.Add(lab);
